@@ -1,0 +1,143 @@
+"""The product catalog: SQLite through sqlite-utils, at `$LOOKBOT_DATA_DIR/catalog.db`."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Optional
+
+import numpy as np
+import sqlite_utils
+
+from .records import CATEGORIES, Product
+
+log = logging.getLogger(__name__)
+
+PRODUCT_COLUMNS: dict[str, type] = {
+    "id": str, "source": str, "product_id": str, "url": str, "brand": str, "title": str,
+    "price": int, "mrp": int, "category": str, "article_type": str, "gender": str,
+    "colour": str, "image_url": str, "image_path": str, "image_sha1": str,
+    "first_seen": str, "last_seen": str, "active": int,
+}
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def sha1_file(path: Path) -> str:
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+
+
+class Catalog:
+    """Products, their embeddings (one per image and model), and the record of crawls."""
+
+    def __init__(self, path: Path | str, data_dir: Optional[Path] = None):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.data_dir = Path(data_dir) if data_dir else self.path.parent
+        self.db = sqlite_utils.Database(self.path)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA busy_timeout=30000")
+        self.ensure_schema()
+
+    def ensure_schema(self) -> None:
+        if "products" not in self.db.table_names():
+            self.db["products"].create(PRODUCT_COLUMNS, pk="id", not_null={"title", "category"},
+                                       defaults={"active": 1})
+            self.db["products"].create_index(["category", "gender"])
+        if "embeddings" not in self.db.table_names():
+            self.db["embeddings"].create({"image_sha1": str, "model": str, "dim": int,
+                                          "vector": bytes}, pk=("image_sha1", "model"))
+        if "crawl_runs" not in self.db.table_names():
+            self.db["crawl_runs"].create({"id": int, "started": str, "finished": str,
+                                          "status": str, "urls": str, "pages": int,
+                                          "products_new": int, "products_updated": int,
+                                          "products_unchanged": int, "products_inactive": int,
+                                          "images_fetched": int, "images_failed": int,
+                                          "error": str}, pk="id")
+
+    # --- products -----------------------------------------------------------------------
+    def upsert_products(self, records: Iterable[dict[str, Any]]) -> None:
+        self.db["products"].upsert_all(records, pk="id", alter=True)
+
+    def get(self, product_id: str) -> Optional[dict[str, Any]]:
+        rows = list(self.db.query("select * from products where id = ?", [product_id]))
+        return rows[0] if rows else None
+
+    def products(self, category: Optional[str] = None, active_only: bool = True
+                 ) -> Iterator[dict[str, Any]]:
+        where, params = [], []
+        if category:
+            where.append("category = ?")
+            params.append(category)
+        if active_only:
+            where.append("active = 1")
+        sql = "select * from products" + (" where " + " and ".join(where) if where else "")
+        yield from self.db.query(sql + " order by id", params)
+
+    def count_by_category(self, active_only: bool = True) -> dict[str, int]:
+        sql = "select category, count(*) n from products"
+        sql += " where active = 1" if active_only else ""
+        counts = {c: 0 for c in CATEGORIES}
+        for row in self.db.query(sql + " group by category"):
+            counts[row["category"]] = row["n"]
+        return counts
+
+    def to_product(self, row: dict[str, Any], distance: float = 0.0) -> Product:
+        image = row.get("image_path")
+        if image:
+            p = Path(image)
+            image = str(p if p.is_absolute() else self.data_dir / p)
+        else:
+            image = row.get("image_url")
+        return Product(id=row["id"], title=row["title"], brand=row.get("brand"),
+                       price=row.get("price"), mrp=row.get("mrp"), url=row["url"], image=image,
+                       category=row["category"], article_type=row.get("article_type"),
+                       gender=row.get("gender"), colour=row.get("colour"), distance=distance)
+
+    def image_file(self, row: dict[str, Any]) -> Optional[Path]:
+        image = row.get("image_path")
+        if not image:
+            return None
+        p = Path(image)
+        p = p if p.is_absolute() else self.data_dir / p
+        return p if p.exists() else None
+
+    # --- embeddings ---------------------------------------------------------------------
+    def get_embeddings(self, sha1s: list[str], model: str) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for i in range(0, len(sha1s), 500):
+            chunk = sha1s[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.query(
+                    f"select image_sha1, vector from embeddings where model = ? "
+                    f"and image_sha1 in ({marks})", [model, *chunk]):
+                out[row["image_sha1"]] = np.frombuffer(row["vector"], dtype=np.float16
+                                                       ).astype(np.float32)
+        return out
+
+    def put_embeddings(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        self.db["embeddings"].upsert_all(
+            ({"image_sha1": k, "model": model, "dim": int(v.shape[0]),
+              "vector": v.astype(np.float16).tobytes()} for k, v in vectors.items()),
+            pk=("image_sha1", "model"))
+
+    # --- crawl runs ---------------------------------------------------------------------
+    def start_run(self, urls: list[str]) -> int:
+        table = self.db["crawl_runs"]
+        table.insert({"started": now_iso(), "status": "running", "urls": "\n".join(urls)})
+        return table.last_pk
+
+    def finish_run(self, run_id: int, status: str, **counts: Any) -> None:
+        self.db["crawl_runs"].update(run_id, {"finished": now_iso(), "status": status, **counts})
+
+    def last_run(self, status: Optional[str] = None) -> Optional[dict[str, Any]]:
+        sql = "select * from crawl_runs"
+        params: list[Any] = []
+        if status:
+            sql += " where status = ?"
+            params.append(status)
+        rows = list(self.db.query(sql + " order by id desc limit 1", params))
+        return rows[0] if rows else None

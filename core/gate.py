@@ -1,0 +1,121 @@
+"""Full-shot gate: MediaPipe Pose decides whether one person stands head to toe in frame."""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from .records import GateVerdict
+
+log = logging.getLogger(__name__)
+
+# MediaPipe Pose landmark indices used by the gate and the region finder.
+NOSE, L_EYE, R_EYE = 0, 1, 4
+L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 11, 12, 13, 14, 15, 16
+L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE = 23, 24, 25, 26, 27, 28
+L_HEEL, R_HEEL, L_TOE, R_TOE = 29, 30, 31, 32
+
+MESSAGES: dict[str, str] = {
+    "ok": "Full-body shot: looking for the outfit.",
+    "no_person": "I can't find a person in this photo. Please send a photo of one person, "
+                 "standing, head to toe.",
+    "head_out_of_frame": "I can't see the head: please send a photo that shows the whole body, "
+                         "head to toe.",
+    "feet_out_of_frame": "I can't see the feet: please send a photo that shows the whole body, "
+                         "head to toe.",
+    "not_upright": "The person doesn't seem to be standing up. Please send a photo of someone "
+                   "standing, head to toe.",
+    "person_too_small": "The person is too small in this photo. Please send a photo where they "
+                        "fill most of the frame, head to toe.",
+}
+
+
+@dataclass
+class GateThresholds:
+    """Tunable limits of the gate, all relative to the image size."""
+
+    visibility: float = 0.5  # minimum MediaPipe visibility of eyes and heels
+    min_height: float = 0.40  # mean eye-to-heel vertical distance / image height
+    margin: float = 0.0  # eyes and heels must lie this far inside the frame
+    feet_slack: float = 0.08  # heels may lie this far (of the height) below the bottom edge
+    min_body_to_torso: float = 2.3  # eye-to-heel height / shoulder-to-hip height when standing
+    min_detection_confidence: float = 0.5
+
+
+def verdict(reason: str, landmarks=None) -> GateVerdict:
+    return GateVerdict(full_shot=reason == "ok", reason=reason, message=MESSAGES[reason],
+                       landmarks=landmarks)
+
+
+class PoseGate:
+    """Runs MediaPipe Pose (model_complexity=1, bundled in the wheel) and applies the rules."""
+
+    def __init__(self, thresholds: Optional[GateThresholds] = None):
+        self.thresholds = thresholds or GateThresholds()
+        self._local = threading.local()  # MediaPipe graphs are not safe to share across threads
+
+    def _pose(self):
+        pose = getattr(self._local, "pose", None)
+        if pose is None:
+            import mediapipe as mp
+
+            pose = mp.solutions.pose.Pose(
+                static_image_mode=True, model_complexity=1, enable_segmentation=False,
+                min_detection_confidence=self.thresholds.min_detection_confidence)
+            self._local.pose = pose
+        return pose
+
+    def landmarks(self, rgb: np.ndarray) -> Optional[list[tuple[float, float, float]]]:
+        """33 landmarks as (x, y, visibility) in pixels of `rgb`, or None when nobody is found."""
+        result = self._pose().process(np.ascontiguousarray(rgb))
+        if result.pose_landmarks is None:
+            return None
+        h, w = rgb.shape[:2]
+        return [(lm.x * w, lm.y * h, lm.visibility) for lm in result.pose_landmarks.landmark]
+
+    def check(self, rgb: np.ndarray) -> GateVerdict:
+        return self.judge(self.landmarks(rgb), rgb.shape[1], rgb.shape[0])
+
+    def judge(self, lms: Optional[list[tuple[float, float, float]]], width: int, height: int
+              ) -> GateVerdict:
+        """The gate's rules on given landmarks; separate from MediaPipe so they can be tested."""
+        t = self.thresholds
+        if lms is None:
+            return verdict("no_person")
+
+        def seen(i: int) -> bool:
+            x, y, vis = lms[i]
+            mx, my = t.margin * width, t.margin * height
+            return vis >= t.visibility and mx <= x <= width - mx and my <= y <= height - my
+
+        def foot_seen(heel: int, toe: int) -> bool:
+            # MediaPipe is often unsure of a heel under a trouser hem while sure of the toes,
+            # so heel and toe visibility count together. Photos cropped through the shoes are
+            # still full shots to people: the heel may fall a little below the bottom edge.
+            x, y, _ = lms[heel]
+            mx, my = t.margin * width, t.margin * height
+            in_frame = mx <= x <= width - mx and my <= y <= height * (1 + t.feet_slack) - my
+            return in_frame and (lms[heel][2] + lms[toe][2]) / 2 >= t.visibility
+
+        body_vis = np.mean([lms[i][2] for i in (L_SHOULDER, R_SHOULDER, L_HIP, R_HIP)])
+        if body_vis < 0.3 and not (seen(L_EYE) or seen(R_EYE)):
+            return verdict("no_person", lms)
+        if not (seen(L_EYE) and seen(R_EYE)):
+            return verdict("head_out_of_frame", lms)
+        if not (foot_seen(L_HEEL, L_TOE) and foot_seen(R_HEEL, R_TOE)):
+            return verdict("feet_out_of_frame", lms)
+        drops = [lms[L_HEEL][1] - lms[L_EYE][1], lms[R_HEEL][1] - lms[R_EYE][1]]
+        spans = [abs(lms[L_HEEL][0] - lms[L_EYE][0]), abs(lms[R_HEEL][0] - lms[R_EYE][0])]
+        if min(drops) <= 0 or any(s > d for s, d in zip(spans, drops)):
+            return verdict("not_upright", lms)
+        shoulder_y = (lms[L_SHOULDER][1] + lms[R_SHOULDER][1]) / 2
+        hip_y = (lms[L_HIP][1] + lms[R_HIP][1]) / 2
+        torso = hip_y - shoulder_y
+        if torso <= 0 or min(drops) < t.min_body_to_torso * torso:
+            return verdict("not_upright", lms)
+        if float(np.mean(drops)) < t.min_height * height:
+            return verdict("person_too_small", lms)
+        return verdict("ok", lms)

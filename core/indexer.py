@@ -1,0 +1,98 @@
+"""`lookbot index`: embed what is new in the catalog and publish a new index version."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from .catalog import Catalog, sha1_file
+from .config import Config
+from .embed import Embedder
+from .index import IndexBuild, write_version
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IndexSummary:
+    version: str
+    embedding: str
+    products: int
+    embedded: int  # new vectors computed in this run
+    reused: int  # vectors taken from the store
+    skipped: int  # products without a readable image
+    seconds: float
+
+
+def load_catalog_image(path: Path) -> Optional[Image.Image]:
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return im.convert("RGB")
+    except Exception as exc:  # one broken image must not stop the build
+        log.warning("skipping unreadable image %s: %s", path, exc)
+        return None
+
+
+def build_index(config: Config, embedder: Embedder, catalog: Optional[Catalog] = None,
+                batch_size: int = 64, progress: bool = True) -> IndexSummary:
+    """Embed new or changed product images (keyed by file hash) and switch to a new index."""
+    start = time.perf_counter()
+    catalog = catalog or Catalog(config.catalog_path, config.data_dir)
+    rows = []
+    skipped = 0
+    for row in catalog.products(active_only=True):
+        path = catalog.image_file(row)
+        if path is None:
+            skipped += 1
+            continue
+        sha = row.get("image_sha1")
+        if not sha:
+            sha = sha1_file(path)
+            catalog.db["products"].update(row["id"], {"image_sha1": sha})
+        rows.append((row, path, sha))
+    known = catalog.get_embeddings(sorted({sha for _, _, sha in rows}), embedder.version)
+    todo = {}
+    for row, path, sha in rows:
+        if sha not in known:
+            todo.setdefault(sha, path)
+    log.info("%d products with images, %d vectors stored, %d images to embed",
+             len(rows), len(known), len(todo))
+    items = list(todo.items())
+    bar = tqdm(total=len(items), desc="embedding", unit="img", disable=not progress)
+    for i in range(0, len(items), batch_size):
+        chunk = items[i:i + batch_size]
+        images, shas = [], []
+        for sha, path in chunk:
+            image = load_catalog_image(path)
+            if image is not None:
+                images.append(image)
+                shas.append(sha)
+        if images:
+            vectors = embedder.embed(images)
+            fresh = dict(zip(shas, vectors))
+            catalog.put_embeddings(embedder.version, fresh)
+            known.update(fresh)
+        bar.update(len(chunk))
+    bar.close()
+    build = IndexBuild(embedding=embedder.version, dim=embedder.dim)
+    count = 0
+    for row, _, sha in rows:
+        vec = known.get(sha)
+        if vec is None:
+            skipped += 1
+            continue
+        build.add(row["id"], row["category"], row.get("gender"), np.asarray(vec, np.float32))
+        count += 1
+    version = write_version(config.index_root, build, trees=config.annoy_trees)
+    seconds = time.perf_counter() - start
+    log.info("index %s: %d products, %d embedded, %.1f s", version, count, len(todo), seconds)
+    return IndexSummary(version=version, embedding=embedder.version, products=count,
+                        embedded=len(todo), reused=len(rows) - len(todo), skipped=skipped,
+                        seconds=seconds)

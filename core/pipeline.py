@@ -1,0 +1,245 @@
+"""The look pipeline, top to bottom: decode → gate → detect → embed → search.
+
+`Engine` is the pure-Python API the CLI and the bot share: photo bytes and options in,
+a `LookResult` out. It loads every model once and picks up new index versions by itself.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+from PIL import Image
+
+from .catalog import Catalog
+from .config import Config
+from .detect import Detector, build_detector, scale_detections
+from .embed import Embedder
+from .gate import GateThresholds, PoseGate
+from .imageio import BadImage, Photo, decode
+from .index import CatalogIndex, IndexMismatch, current_version, normalise_gender
+from .records import (Article, Box, Detection, GateVerdict, LookResult, Product,
+                      SearchOptions)
+
+log = logging.getLogger(__name__)
+
+# How far a crop reaches past its box, as a fraction of the box size: a little context
+# helps the embedder see the garment's outline.
+CROP_MARGIN = 0.06
+
+
+@dataclass
+class DetectResult:
+    photo: str
+    reason: str
+    message: str
+    detections: list[Detection] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        out = {"photo": self.photo, "detections": [d.to_json() for d in self.detections]}
+        if self.reason != "ok":
+            out.update(reason=self.reason, message=self.message)
+        return out
+
+
+@dataclass
+class SimilarResult:
+    photo: str
+    reason: str
+    message: str
+    products: list[Product] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        out = {"photo": self.photo, "products": [p.to_json() for p in self.products]}
+        if self.reason != "ok":
+            out.update(reason=self.reason, message=self.message)
+        return out
+
+
+def crop(photo: Photo, box_work: Box, margin: float = CROP_MARGIN) -> Image.Image:
+    """A crop of the work image around a box given in work pixels."""
+    h, w = photo.rgb.shape[:2]
+    x1, y1, x2, y2 = box_work
+    mx, my = (x2 - x1) * margin, (y2 - y1) * margin
+    x1, y1 = int(max(0, x1 - mx)), int(max(0, y1 - my))
+    x2, y2 = int(min(w, x2 + mx + 1)), int(min(h, y2 + my + 1))
+    return Image.fromarray(photo.rgb[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)])
+
+
+def union(boxes: list[Box]) -> Box:
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
+            max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def articles_of(detections: list[Detection]) -> list[list[Detection]]:
+    """Group detections into the articles one outfit has: one per category, both shoes as one."""
+    groups: list[list[Detection]] = []
+    by_cat: dict[str, list[Detection]] = {}
+    for d in sorted(detections, key=lambda d: -d.score):
+        by_cat.setdefault(d.category, []).append(d)
+    for cat, dets in by_cat.items():
+        groups.append(dets[:2] if cat == "footwear" else dets[:1])
+    order = {"topwear": 0, "bottomwear": 1, "footwear": 2, "handbag": 3, "eyewear": 4}
+    groups.sort(key=lambda g: order.get(g[0].category, 9))
+    return groups
+
+
+class Engine:
+    """Models, catalog and index, loaded once; safe to call from several worker threads."""
+
+    def __init__(self, config: Optional[Config] = None, load_index: bool = True):
+        self.config = config or Config.from_env()
+        c = self.config
+        self.gate = PoseGate(GateThresholds(visibility=c.gate_visibility,
+                                            min_height=c.gate_min_height, margin=c.gate_margin))
+        self.detector: Detector = build_detector(c)
+        head = c.models_dir / "embedding_head.pt" if c.use_embedding_head else None
+        self.embedder = Embedder(c.backbone, head_path=head)
+        self.catalog = Catalog(c.catalog_path, c.data_dir)
+        self._detector_lock = threading.Lock()
+        self._index_lock = threading.Lock()
+        self.index: Optional[CatalogIndex] = None
+        if load_index:
+            self.index = self._load_index()
+
+    # --- index lifecycle ----------------------------------------------------------------
+    def _load_index(self, version: Optional[str] = None) -> CatalogIndex:
+        index = CatalogIndex(self.config.index_root, version,
+                             search_k_factor=self.config.search_k_factor)
+        if index.embedding != self.embedder.version:
+            raise IndexMismatch(
+                f"the index in {self.config.index_root} was built with {index.embedding!r} "
+                f"but this engine embeds with {self.embedder.version!r}: run `lookbot index`")
+        log.info("loaded index %s (%d products)", index.version, len(index))
+        return index
+
+    def reload_if_changed(self) -> bool:
+        """Switch to a newer index version if `lookbot index` published one."""
+        latest = current_version(self.config.index_root)
+        if latest is None or (self.index is not None and latest == self.index.version):
+            return False
+        with self._index_lock:
+            if self.index is not None and latest == self.index.version:
+                return False
+            try:
+                self.index = self._load_index(latest)
+            except (IndexMismatch, FileNotFoundError, OSError) as exc:
+                log.error("keeping index %s: %s", self.index and self.index.version, exc)
+                return False
+        return True
+
+    # --- stages -------------------------------------------------------------------------
+    def decode(self, data: bytes) -> Photo:
+        c = self.config
+        return decode(data, max_bytes=c.max_image_bytes, max_pixels=c.max_image_pixels,
+                      work_side=c.work_side)
+
+    def detect_photo(self, photo: Photo, verdict: Optional[GateVerdict]) -> list[Detection]:
+        with self._detector_lock:
+            return self.detector.detect(photo.rgb, verdict)
+
+    def search(self, vector: np.ndarray, category: str, options: SearchOptions,
+               exclude: tuple[str, ...] = ()) -> list[Product]:
+        """Products of `category` nearest to `vector`, honouring gender, budget and paging."""
+        self.reload_if_changed()
+        index = self.index
+        if index is None:
+            raise FileNotFoundError("no catalog index loaded: run `lookbot index` first")
+        gender = normalise_gender(options.gender)
+        want = options.offset + options.k
+        n = want * 3 + 10
+        while True:
+            hits = index.query(vector, category, gender, n=n, embedding=self.embedder.version,
+                               exclude=exclude)
+            products = []
+            for hit in hits:
+                row = self.catalog.get(hit.product_id)
+                if row is None or not row.get("active", 1):
+                    continue
+                if options.budget is not None and row.get("price") is not None \
+                        and row["price"] > options.budget:
+                    continue
+                products.append(self.catalog.to_product(row, hit.distance))
+            if len(products) >= want or len(hits) < n or n >= 5000:
+                return products[options.offset:want]
+            n *= 4
+
+    # --- whole flows --------------------------------------------------------------------
+    def look(self, data: bytes, photo: str = "photo", options: Optional[SearchOptions] = None
+             ) -> LookResult:
+        """Gate, detect, embed and search one photo; bad input becomes a verdict, not an error."""
+        options = options or SearchOptions(k=self.config.k)
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        try:
+            image = self.decode(data)
+        except BadImage as exc:
+            return LookResult(photo, GateVerdict(False, exc.reason, exc.message))
+        timings["decode"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        verdict = self.gate.check(image.rgb)
+        timings["gate"] = time.perf_counter() - t
+        result = LookResult(photo, verdict, width=image.width, height=image.height,
+                            timings=timings)
+        if not verdict.full_shot:
+            return result
+
+        t = time.perf_counter()
+        groups = articles_of(self.detect_photo(image, verdict))
+        timings["detect"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        crops, owners = [], []
+        for gi, group in enumerate(groups):
+            for det in group:
+                crops.append(crop(image, det.box))
+                owners.append(gi)
+        vectors = self.embedder.embed(crops)
+        timings["embed"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        for gi, group in enumerate(groups):
+            vec = vectors[[i for i, o in enumerate(owners) if o == gi]].mean(axis=0)
+            vec = vec / max(float(np.linalg.norm(vec)), 1e-12)
+            best = group[0]
+            box = union([d.box for d in group])
+            det = scale_detections([Detection(best.category, box, best.score, best.source)],
+                                   image.scale, image.width, image.height)[0]
+            result.articles.append(Article(det, self.search(vec, det.category, options), vec))
+        timings["search"] = time.perf_counter() - t
+        return result
+
+    def detect(self, data: bytes, photo: str = "photo") -> DetectResult:
+        """Raw detections (score ≥ 0.01), no gate verdict applied, in input-photo pixels."""
+        try:
+            image = self.decode(data)
+        except BadImage as exc:
+            return DetectResult(photo, exc.reason, exc.message)
+        verdict = self.gate.check(image.rgb)
+        dets = [d for d in self.detect_photo(image, verdict) if d.score >= 0.01]
+        dets = scale_detections(dets, image.scale, image.width, image.height)
+        return DetectResult(photo, "ok", "", sorted(dets, key=lambda d: -d.score))
+
+    def similar(self, data: bytes, category: str, photo: str = "photo",
+                options: Optional[SearchOptions] = None) -> SimilarResult:
+        """Products like the article in a photo of that article alone (no gate, no detector)."""
+        options = options or SearchOptions(k=self.config.k)
+        try:
+            image = self.decode(data)
+        except BadImage as exc:
+            return SimilarResult(photo, exc.reason, exc.message)
+        vec = self.embedder.embed([Image.fromarray(image.rgb)])[0]
+        return SimilarResult(photo, "ok", "", self.search(vec, category, options))
+
+    def stats(self) -> dict:
+        index = self.index
+        return {"catalog": self.catalog.count_by_category(),
+                "index_version": index.version if index else None,
+                "indexed": index.counts() if index else {},
+                "embedding": self.embedder.version,
+                "detector": getattr(self.detector, "name", type(self.detector).__name__),
+                "last_crawl": self.catalog.last_run()}

@@ -1,0 +1,103 @@
+"""Plain records passed between the stages: gate → detect → embed → search → cards."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+CATEGORIES: tuple[str, ...] = ("topwear", "bottomwear", "footwear", "eyewear", "handbag")
+GENDERS: tuple[str, ...] = ("Men", "Women", "Unisex", "Boys", "Girls")
+
+Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels of the input photo
+
+
+@dataclass
+class GateVerdict:
+    """Whether a photo is a usable full-body shot, and why not when it is not."""
+
+    full_shot: bool
+    reason: str  # "ok" or a reason code such as "feet_out_of_frame"
+    message: str
+    landmarks: Optional[list[tuple[float, float, float]]] = None  # (x_px, y_px, visibility) x33
+
+
+@dataclass
+class Detection:
+    """One fashion article found in a photo."""
+
+    category: str
+    box: Box
+    score: float
+    source: str  # "pose" or "yolo"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"category": self.category, "box": [round(v, 1) for v in self.box],
+                "score": round(float(self.score), 4), "source": self.source}
+
+
+@dataclass
+class Product:
+    """A catalog product as the pipeline and the cards see it."""
+
+    id: str
+    title: str
+    brand: Optional[str]
+    price: Optional[int]
+    url: str
+    image: Optional[str]  # local path when we have the file, else the remote URL
+    category: str = ""
+    article_type: Optional[str] = None
+    gender: Optional[str] = None
+    colour: Optional[str] = None
+    mrp: Optional[int] = None
+    distance: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "brand": self.brand, "price": self.price,
+                "url": self.url, "image": self.image, "distance": round(float(self.distance), 4)}
+
+
+@dataclass
+class Article:
+    """A detected article together with the products that look like it."""
+
+    detection: Detection
+    products: list[Product] = field(default_factory=list)
+    vector: Optional[Any] = field(default=None, repr=False)  # query embedding, for paging
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.detection.to_json(), "products": [p.to_json() for p in self.products]}
+
+
+@dataclass
+class SearchOptions:
+    """What the shopper asked for: whose clothes, how many, and how much to spend."""
+
+    gender: str = "any"  # men | women | any
+    k: int = 5
+    budget: Optional[int] = None  # maximum price in rupees; products with unknown price pass
+    offset: int = 0  # for "more like this" paging
+
+
+@dataclass
+class LookResult:
+    """Everything `look` finds for one photo."""
+
+    photo: str
+    verdict: GateVerdict
+    articles: list[Article] = field(default_factory=list)
+    width: int = 0
+    height: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def full_shot(self) -> bool:
+        return self.verdict.full_shot
+
+    def to_json(self) -> dict[str, Any]:
+        return {"photo": self.photo, "full_shot": self.verdict.full_shot,
+                "reason": self.verdict.reason, "message": self.verdict.message,
+                "articles": [a.to_json() for a in self.articles]}
+
+
+def as_dict(record: Any) -> dict[str, Any]:
+    return asdict(record)

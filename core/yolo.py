@@ -1,0 +1,122 @@
+"""The trained YOLO fashion detector (ultralytics), loaded offline from `data/models/detector.pt`.
+
+Ultralytics would otherwise resolve DNS to decide whether it is online, send anonymous usage events,
+download Arial fonts for plots (`check_font` issues a `requests.head` even when offline), run an AMP
+check that downloads yolo11n.pt, and fetch `.pt` weights by name. Everything in lookbot imports it
+through `load_ultralytics()`, which switches all of that off.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from types import ModuleType
+from typing import Optional
+
+import numpy as np
+
+from core.records import CATEGORIES, Detection
+
+log = logging.getLogger(__name__)
+
+DETECTOR_FILE = "detector.pt"
+RAW_MIN_SCORE = 0.01  # the detector reports everything above this; fusion applies the real threshold
+
+_PATCHED = False
+
+
+def _local_font(font: str = "Arial.ttf") -> Optional[Path]:
+    """Stand-in for ultralytics' check_font: a font that ships with matplotlib, never a download."""
+    try:
+        from matplotlib import font_manager
+
+        return Path(font_manager.findfont("DejaVu Sans", fallback_to_default=True))
+    except Exception:  # pragma: no cover - matplotlib missing or broken
+        return None
+
+
+def load_ultralytics() -> ModuleType:
+    """Return the `ultralytics` module, configured so that it never touches the network (idempotent)."""
+    global _PATCHED
+    os.environ["YOLO_OFFLINE"] = "1"  # is_online() -> False: no DNS probe, no hub, no auto-update
+    os.environ.setdefault("YOLO_VERBOSE", "False")
+    import ultralytics
+    from ultralytics import utils as yutils
+
+    if not _PATCHED:
+        try:
+            if yutils.SETTINGS.get("sync", False):
+                yutils.SETTINGS.update(sync=False)  # no anonymous events
+        except Exception as exc:  # settings not writable: events also need ONLINE, which is now False
+            log.debug("could not update ultralytics settings: %s", exc)
+        from ultralytics.data import utils as data_utils
+        from ultralytics.utils import checks, plotting, torch_utils
+
+        # ultralytics pins CPU torch to cpu_count-1 threads (1 on a 2-core box), which halves speed here
+        torch_utils.NUM_THREADS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                      else (os.cpu_count() or 1))
+
+        for module in (checks, data_utils, plotting):
+            module.check_font = _local_font  # check_det_dataset() calls it on every train and val
+        _PATCHED = True
+    return ultralytics
+
+
+class DetectorUnavailable(RuntimeError):
+    """The trained weights are missing or unreadable."""
+
+
+class YoloDetector:
+    """Finds topwear, bottomwear, footwear, eyewear and handbags with the trained YOLO model.
+
+    `detect()` returns raw detections (score >= `min_score`, default 0.01) with `source="yolo"` and
+    boxes in the pixels of the image it was given; `core.fusion.fuse` applies the real thresholds.
+    """
+
+    def __init__(self, weights: Path, imgsz: Optional[int] = None, device: str = "cpu",
+                 min_score: float = RAW_MIN_SCORE, iou: float = 0.6, max_det: int = 50) -> None:
+        weights = Path(weights)
+        if not weights.is_file():
+            raise DetectorUnavailable(f"detector weights not found: {weights} (run `lookbot train-detector`)")
+        yolo = load_ultralytics()
+        try:
+            self.model = yolo.YOLO(str(weights), task="detect")
+        except Exception as exc:
+            raise DetectorUnavailable(f"could not load detector weights {weights}: {exc}") from exc
+        names = self.model.names
+        self.names = [names[i] for i in sorted(names)] if isinstance(names, dict) else list(names)
+        unknown = [n for n in self.names if n not in CATEGORIES]
+        if unknown:
+            raise DetectorUnavailable(f"{weights} has classes {unknown} that lookbot does not know")
+        train_args = getattr(self.model, "overrides", {}) or {}
+        self.imgsz = int(imgsz or train_args.get("imgsz") or 416)
+        self.device = device
+        self.min_score = float(min_score)
+        self.iou = float(iou)
+        self.max_det = int(max_det)
+        self.weights = weights
+
+    @classmethod
+    def from_config(cls, config) -> "YoloDetector":
+        return cls(Path(config.models_dir) / DETECTOR_FILE)
+
+    def detect(self, image: np.ndarray, verdict=None) -> list[Detection]:
+        """Detections in an RGB uint8 HxWx3 image. `verdict` is accepted for the Detector protocol."""
+        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
+            raise ValueError("expected an RGB image as a HxWx3 uint8 array")
+        bgr = np.ascontiguousarray(image[:, :, ::-1])  # ultralytics treats numpy input as BGR (OpenCV)
+        result = self.model.predict(bgr, imgsz=self.imgsz, conf=self.min_score, iou=self.iou,
+                                    max_det=self.max_det, device=self.device, verbose=False)[0]
+        boxes = result.boxes
+        if boxes is None or len(boxes) == 0:
+            return []
+        xyxy = boxes.xyxy.cpu().numpy()
+        conf = boxes.conf.cpu().numpy()
+        cls = boxes.cls.cpu().numpy().astype(int)
+        h, w = image.shape[:2]
+        out = []
+        for (x1, y1, x2, y2), score, c in zip(xyxy, conf, cls):
+            box = (float(max(0.0, x1)), float(max(0.0, y1)), float(min(w, x2)), float(min(h, y2)))
+            out.append(Detection(category=self.names[c], box=box, score=float(score), source="yolo"))
+        out.sort(key=lambda d: -d.score)
+        return out

@@ -1,0 +1,204 @@
+"""`lookbot`: a thin command line over core/, bot/ and scraper/. Each command parses its
+arguments, calls one library function, and prints the result."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+log = logging.getLogger("lookbot")
+
+DEFAULT_PHOTO = Path(__file__).resolve().parent.parent / "data" / "examples" / "look.jpg"
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ chatter
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    for noisy in ("httpx", "ultralytics", "PIL", "matplotlib", "absl"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _read(path: str) -> bytes:
+    """File bytes; an unreadable path becomes empty bytes, which the engine reports clearly."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        log.warning("cannot read %s: %s", path, exc)
+        return b""
+
+
+def _options(args):
+    from core.records import SearchOptions
+
+    return SearchOptions(gender=args.gender, k=args.k, budget=getattr(args, "budget", None))
+
+
+def _engine(load_index: bool = True):
+    from core.pipeline import Engine
+
+    return Engine(load_index=load_index)
+
+
+def _price(p) -> str:
+    return f"₹{p.price}" if p.price is not None else "price on Myntra"
+
+
+def cmd_look(args) -> int:
+    engine = _engine()
+    photos = args.photos or [str(DEFAULT_PHOTO)]
+    for i, path in enumerate(photos):
+        data = _read(path)
+        result = engine.look(data, photo=path, options=_options(args))
+        if args.draw:
+            from core.draw import draw_detections
+
+            out = Path(args.draw)
+            if len(photos) > 1:
+                out = out.with_name(f"{out.stem}-{i + 1}{out.suffix}")
+            if draw_detections(data, [a.detection for a in result.articles], out):
+                log.info("drew %s", out)
+        if args.json:
+            print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
+            continue
+        print(f"{path}: {result.verdict.reason} - {result.verdict.message}")
+        for a in result.articles:
+            d = a.detection
+            print(f"  {d.category:<10} {d.source:<4} {d.score:.2f} box="
+                  f"{[round(v) for v in d.box]}")
+            for p in a.products:
+                print(f"      {p.distance:.3f}  {(p.brand or '-')[:18]:<18} {p.title[:48]:<48} "
+                      f"{_price(p):<16} {p.url}")
+    return 0
+
+
+def cmd_detect(args) -> int:
+    engine = _engine(load_index=False)
+    for path in args.photos:
+        result = engine.detect(_read(path), photo=path)
+        if args.json:
+            print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
+        else:
+            print(f"{path}: {result.reason if result.reason != 'ok' else ''}")
+            for d in result.detections:
+                print(f"  {d.category:<10} {d.source:<4} {d.score:.3f} "
+                      f"{[round(v) for v in d.box]}")
+    return 0
+
+
+def cmd_similar(args) -> int:
+    engine = _engine()
+    for path in args.images:
+        result = engine.similar(_read(path), args.category, photo=path, options=_options(args))
+        if args.json:
+            print(json.dumps(result.to_json(), ensure_ascii=False), flush=True)
+        else:
+            print(f"{path}: {result.message or ''}")
+            for p in result.products:
+                print(f"      {p.distance:.3f}  {p.title[:60]:<60} {p.url}")
+    return 0
+
+
+def cmd_index(args) -> int:
+    from core.config import Config
+    from core.embed import Embedder
+    from core.indexer import build_index
+
+    config = Config.from_env()
+    head = config.models_dir / "embedding_head.pt" if config.use_embedding_head else None
+    summary = build_index(config, Embedder(config.backbone, head_path=head),
+                          progress=not args.quiet)
+    print(f"index {summary.version}: {summary.products} products ({summary.embedded} embedded, "
+          f"{summary.reused} reused, {summary.skipped} skipped) with {summary.embedding} "
+          f"in {summary.seconds:.1f} s")
+    return 0
+
+
+def cmd_build_demo(args) -> int:
+    from core.config import Config
+    from core.demo import build_demo_catalog
+
+    config = Config.from_env()
+    n = build_demo_catalog(Path(args.source), config.data_dir)
+    print(f"demo catalog: {n} products in {config.catalog_path}; now run `lookbot index`")
+    return 0
+
+
+def cmd_config(args) -> int:
+    from core.config import documented_settings
+
+    for env, default, doc in documented_settings():
+        print(f"{env:<28} {default:<24} {doc}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lookbot", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def search_args(p):
+        p.add_argument("--gender", default="any", choices=["men", "women", "any"])
+        p.add_argument("--k", type=int, default=5, help="products per article")
+        p.add_argument("--budget", type=int, default=None, help="maximum price in rupees")
+        p.add_argument("--json", action="store_true", help="one JSON line per photo")
+
+    p = sub.add_parser("look", help="gate, detect and find products for outfit photos")
+    p.add_argument("photos", nargs="*", help="photos (default: the bundled example)")
+    search_args(p)
+    p.add_argument("--draw", metavar="OUT.jpg", help="save the photo with boxes drawn")
+    p.set_defaults(func=cmd_look)
+
+    p = sub.add_parser("detect", help="raw fused detections, no gate, for measuring")
+    p.add_argument("photos", nargs="+")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_detect)
+
+    p = sub.add_parser("similar", help="products similar to photos of single articles")
+    p.add_argument("images", nargs="+")
+    p.add_argument("--category", required=True,
+                   choices=["topwear", "bottomwear", "footwear", "eyewear", "handbag"])
+    search_args(p)
+    p.set_defaults(func=cmd_similar)
+
+    p = sub.add_parser("index", help="embed new catalog images and publish a new index")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("build-demo", help="(re)build the demo catalog from the Kaggle set")
+    p.add_argument("--source", default=str(Path(__file__).resolve().parent.parent.parent
+                                           / "shared" / "data" / "catalog"))
+    p.set_defaults(func=cmd_build_demo)
+
+    p = sub.add_parser("config", help="list the environment variables and their defaults")
+    p.set_defaults(func=cmd_config)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        return args.func(args) or 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one clear line for the user; the traceback only with -v
+        from core.embed import EmbedderUnavailable
+        from core.index import IndexMismatch
+
+        if isinstance(exc, (EmbedderUnavailable, IndexMismatch, FileNotFoundError)):
+            print(f"lookbot: {exc}", file=sys.stderr)
+            return 2
+        log.exception("lookbot %s failed", args.command)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
