@@ -76,6 +76,31 @@ class Config:
     tz: str = field(default="Asia/Kolkata", metadata={"env": "LOOKBOT_TZ",
         "doc": "time zone of LOOKBOT_CRAWL_TIME"})
 
+    # --- Telegram bot (bot/); the token itself is read from TELEGRAM_BOT_TOKEN, never stored here ---
+    telegram_base_url: str = field(default="https://api.telegram.org/bot", metadata={
+        "env": "LOOKBOT_TELEGRAM_BASE_URL",
+        "doc": "Bot API URL the token is appended to (a local Bot API server, or a test fake)"})
+    telegram_base_file_url: str = field(default="https://api.telegram.org/file/bot", metadata={
+        "env": "LOOKBOT_TELEGRAM_BASE_FILE_URL", "doc": "Bot API file download URL"})
+    admin_ids: str = field(default="", metadata={"env": "LOOKBOT_ADMIN_IDS",
+        "doc": "comma-separated Telegram user ids allowed to use /stats and /crawl"})
+    webhook_url: str = field(default="", metadata={"env": "LOOKBOT_WEBHOOK_URL",
+        "doc": "public HTTPS URL for webhook mode; empty: long polling"})
+    webhook_listen: str = field(default="0.0.0.0", metadata={"env": "LOOKBOT_WEBHOOK_LISTEN",
+        "doc": "address the webhook server binds to"})
+    webhook_port: int = field(default=8443, metadata={"env": "LOOKBOT_WEBHOOK_PORT",
+        "doc": "port the webhook server listens on (behind your proxy)"})
+    bot_workers: int = field(default=0, metadata={"env": "LOOKBOT_WORKERS",
+        "doc": "photos processed at once; 0: one per CPU core"})
+    bot_queue_size: int = field(default=8, metadata={"env": "LOOKBOT_QUEUE_SIZE",
+        "doc": "photos that may wait for a worker; beyond this users are told to retry"})
+    bot_max_download_bytes: int = field(default=20_000_000, metadata={
+        "env": "LOOKBOT_MAX_DOWNLOAD_BYTES", "doc": "larger photos are refused before download"})
+    bot_db: str = field(default="", metadata={"env": "LOOKBOT_BOT_DB",
+        "doc": "per-user settings and counters; empty: bot.db in LOOKBOT_DATA_DIR"})
+    bot_draw_boxes: bool = field(default=True, metadata={"env": "LOOKBOT_DRAW_BOXES",
+        "doc": "send the photo back with the detected articles boxed (1/0)"})
+
     @classmethod
     def from_env(cls, **overrides) -> "Config":
         """Build a Config from `os.environ`, then apply keyword overrides."""
