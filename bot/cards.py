@@ -1,0 +1,213 @@
+"""Look results turned into Telegram messages: one collage card per article, plus the bot's texts.
+
+A card is one photo (the products side by side, numbered, with brand and price drawn under
+each), an HTML caption listing the same products as links, and a keyboard of numbered URL
+buttons plus "More like this". One message per article keeps a look to a handful of messages,
+well inside Telegram's ~1 message/second/chat, and avoids albums (which cannot carry buttons).
+"""
+from __future__ import annotations
+
+import html
+import io
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional, Sequence
+
+from PIL import Image, ImageDraw, ImageFont
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from core.records import GateVerdict, LookResult, Product
+
+log = logging.getLogger(__name__)
+
+CAPTION_LIMIT = 1024  # Telegram's limit for photo captions
+MAX_PER_CARD = 10  # numbered buttons and tiles per card; also Telegram's album size
+BUTTONS_PER_ROW = 5
+TILES_PER_ROW = 3  # tiles stay readable on a phone screen
+TILE_W, TILE_H, TEXT_H, PAD = 240, 320, 58, 8
+
+LABELS = {"topwear": "Top", "bottomwear": "Bottom", "footwear": "Shoes",
+          "eyewear": "Sunglasses", "handbag": "Bag"}
+
+WELCOME = (
+    "👋 Send me a photo of an outfit and I'll find similar products on Myntra.\n\n"
+    "For best results send <b>one person, standing, head to feet</b> in the frame "
+    "(as a photo, or as an image file).\n\n"
+    "Commands:\n"
+    "/gender men|women|any: whose products to show\n"
+    "/budget &lt;max rupees&gt;|off: a price limit\n"
+    "/settings: your current choices\n"
+    "/help: this message")
+BUSY = "I'm busy right now, please try again in a minute."
+STILL_WORKING = "I'm still working on your previous photo; I'll answer that one first."
+SOMETHING_WRONG = "Sorry, something went wrong on my side. Please try again."
+NOT_ADMIN = "Sorry, that command is only for the bot's admins."
+EXPIRED = "These results have expired. Please send the photo again."
+NO_ARTICLES = ("I can see the whole person, but I couldn't pick out any clothes I know "
+               "(tops, bottoms, shoes, sunglasses, bags). Please try another photo.")
+DOWNLOAD_FAILED = "I couldn't download that photo from Telegram. Please send it again."
+OTHER_INPUT = {
+    "text": "Please send me a photo of an outfit: one person, standing, head to feet.",
+    "sticker": "Nice sticker! But I need a real photo: one person, standing, head to feet.",
+    "voice": "I can't listen to voice messages. Please send a photo of an outfit instead.",
+    "audio": "I can't listen to audio. Please send a photo of an outfit instead.",
+    "video": "I can't look at videos yet. Please send a single photo of the outfit.",
+    "video_note": "I can't look at videos yet. Please send a single photo of the outfit.",
+    "animation": "I can't look at GIFs or animations. Please send a still photo.",
+    "document": "That file isn't a picture I can read. Please send a JPEG or PNG photo.",
+    "command": "I don't know that command. Send /help to see what I can do.",
+    "other": "I can only look at photos. Please send a photo of an outfit: one person, "
+             "standing, head to feet.",
+}
+
+
+def too_large(limit_bytes: int) -> str:
+    return (f"That image is too large for me to download. Please send a smaller photo "
+            f"(under {limit_bytes // 1_000_000} MB).")
+
+
+def price_text(product: Product) -> str:
+    return f"₹{product.price:,}" if product.price is not None else "price on Myntra"
+
+
+def label(category: str) -> str:
+    return LABELS.get(category, category.title())
+
+
+def rejection(verdict: GateVerdict) -> str:
+    """The plain-words reason, with the gate's reason code behind it (HTML)."""
+    return f"{html.escape(verdict.message)}\n\n<i>reason: {html.escape(verdict.reason)}</i>"
+
+
+def summary(result: LookResult) -> str:
+    found = ", ".join(label(a.detection.category).lower() for a in result.articles)
+    return f"I found: {html.escape(found)}. Similar products below; tap a number to open it."
+
+
+def nothing_found(category: str, budget: Optional[int], more: bool) -> str:
+    what = label(category).lower()
+    if more:
+        return f"No more {what} products like this one."
+    limit = f" under ₹{budget:,}" if budget is not None else ""
+    return f"I found no {what} products{limit} like this one in the catalog."
+
+
+@dataclass
+class Card:
+    """One message: a collage photo, its HTML caption and its keyboard."""
+
+    photo: bytes
+    caption: str
+    keyboard: InlineKeyboardMarkup
+
+
+def is_link(url: Optional[str]) -> bool:
+    return bool(url) and url.startswith(("https://", "http://"))
+
+
+def caption(category: str, products: Sequence[Product], first: int = 1) -> str:
+    """HTML caption listing the products as links, cut to fit Telegram's 1024 characters."""
+    head = f"<b>{html.escape(label(category))}</b>: similar products"
+    for width in (60, 40, 24, 12, 0):
+        lines = [head]
+        for i, p in enumerate(products, start=first):
+            brand = html.escape(p.brand or "")
+            title = html.escape(_cut(_without_brand(p), width)) if width else ""
+            name = " ".join(x for x in (f"<b>{brand}</b>" if brand else "", title) if x)
+            name = name or "product"
+            link = f'<a href="{html.escape(p.url, quote=True)}">{name}</a>' if is_link(p.url) \
+                else name
+            lines.append(f"{i}. {link} · {html.escape(price_text(p))}")
+        text = "\n".join(lines)
+        if len(text) <= CAPTION_LIMIT:
+            return text
+    return text[:CAPTION_LIMIT]
+
+
+def _without_brand(product: Product) -> str:
+    # Catalog titles usually repeat the brand, which the caption already shows in bold.
+    title, brand = product.title.strip(), (product.brand or "").strip()
+    if brand and title.lower().startswith(brand.lower() + " "):
+        return title[len(brand):].strip()
+    return title
+
+
+def keyboard(products: Sequence[Product], more_data: str, first: int = 1
+             ) -> InlineKeyboardMarkup:
+    """Numbered URL buttons to the product pages, then "More like this"."""
+    buttons = [InlineKeyboardButton(str(i), url=p.url)
+               for i, p in enumerate(products, start=first) if is_link(p.url)]
+    rows = [buttons[i:i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)]
+    rows.append([InlineKeyboardButton("More like this", callback_data=more_data)])
+    return InlineKeyboardMarkup(rows)
+
+
+def card(category: str, products: Sequence[Product], more_data: str, first: int = 1) -> Card:
+    products = list(products)[:MAX_PER_CARD]
+    return Card(collage(products, first), caption(category, products, first),
+                keyboard(products, more_data, first))
+
+
+# --- the collage image ----------------------------------------------------------------------
+@lru_cache(maxsize=4)
+def _font(size: int, bold: bool = False) -> ImageFont.ImageFont:
+    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+    for folder in ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu"):
+        path = Path(folder) / name
+        if path.exists():
+            return ImageFont.truetype(str(path), size)
+    return ImageFont.load_default(size=size)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:max(1, width - 1)].rstrip() + "…"
+
+
+def _fit(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
+    while text and draw.textlength(text, font=font) > width:
+        text = text[:-2] + "…" if len(text) > 2 else ""
+    return text
+
+
+def _product_image(product: Product) -> Optional[Image.Image]:
+    # Catalog images are local files; a remote URL (not yet downloaded) gets a blank tile.
+    if not product.image or product.image.startswith(("http://", "https://")):
+        return None
+    try:
+        with Image.open(product.image) as im:
+            return im.convert("RGB")
+    except Exception as exc:  # a broken catalog file must not cost the whole card
+        log.warning("cannot open product image %s: %s", product.image, exc)
+        return None
+
+
+def collage(products: Sequence[Product], first: int = 1) -> bytes:
+    """The products side by side (three to a row), numbered, brand and price under each; JPEG."""
+    n = max(1, len(products))
+    cols = min(n, TILES_PER_ROW)
+    rows = (n + cols - 1) // cols
+    canvas = Image.new("RGB", (cols * (TILE_W + PAD) + PAD, rows * (TILE_H + TEXT_H + PAD) + PAD),
+                       "white")
+    draw = ImageDraw.Draw(canvas)
+    small, bold, badge = _font(17), _font(18, bold=True), _font(22, bold=True)
+    for i, p in enumerate(products):
+        x = PAD + (i % cols) * (TILE_W + PAD)
+        y = PAD + (i // cols) * (TILE_H + TEXT_H + PAD)
+        draw.rectangle([x, y, x + TILE_W - 1, y + TILE_H - 1], fill=(244, 244, 244))
+        image = _product_image(p)
+        if image is not None:
+            scale = min(TILE_W / image.width, TILE_H / image.height)
+            size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+            image = image.resize(size, Image.LANCZOS)
+            canvas.paste(image, (x + (TILE_W - size[0]) // 2, y + (TILE_H - size[1]) // 2))
+        draw.ellipse([x + 6, y + 6, x + 40, y + 40], fill=(255, 63, 108))
+        draw.text((x + 23, y + 23), str(first + i), font=badge, fill="white", anchor="mm")
+        draw.text((x + 2, y + TILE_H + 4), _fit(draw, p.brand or p.title, bold, TILE_W - 4),
+                  font=bold, fill=(40, 44, 63))
+        draw.text((x + 2, y + TILE_H + 30), _fit(draw, price_text(p), small, TILE_W - 4),
+                  font=small, fill=(60, 60, 60))
+    buf = io.BytesIO()
+    canvas.save(buf, format="JPEG", quality=85)
+    return buf.getvalue()
