@@ -33,6 +33,12 @@ class Config:
         "doc": "minimum YOLO score for an article to be shown"})
     pose_score: float = field(default=0.5, metadata={"env": "LOOKBOT_POSE_SCORE",
         "doc": "score given to pose-guided fallback regions"})
+    fusion_iou: float = field(default=0.5, metadata={"env": "LOOKBOT_FUSION_IOU",
+        "doc": "NMS IoU within a category when fusing detector boxes and pose regions"})
+    fusion_cross_iou: float = field(default=0.9, metadata={"env": "LOOKBOT_FUSION_CROSS_IOU",
+        "doc": "NMS IoU across categories (same region named twice); 0 switches it off"})
+    detector_imgsz: int = field(default=0, metadata={"env": "LOOKBOT_DETECTOR_IMGSZ",
+        "doc": "YOLO inference size in pixels; 0 uses the size the detector was trained at"})
     gate_visibility: float = field(default=0.5, metadata={"env": "LOOKBOT_GATE_VISIBILITY",
         "doc": "minimum MediaPipe visibility for eyes and heels"})
     gate_min_height: float = field(default=0.40, metadata={"env": "LOOKBOT_GATE_MIN_HEIGHT",

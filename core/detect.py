@@ -35,7 +35,7 @@ def build_detector(config: Config) -> Detector:
         from .yolo import YoloDetector
     except ImportError:  # the trained detector ships in a later step
         return pose
-    return FusedDetector(YoloDetector(weights), pose, config)
+    return FusedDetector(YoloDetector.from_config(config), pose, config)
 
 
 def scale_detections(dets: list[Detection], scale: float, width: int, height: int

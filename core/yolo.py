@@ -35,8 +35,13 @@ def _local_font(font: str = "Arial.ttf") -> Optional[Path]:
         return None
 
 
-def load_ultralytics() -> ModuleType:
-    """Return the `ultralytics` module, configured so that it never touches the network (idempotent)."""
+def load_ultralytics(torch_threads: Optional[int] = None) -> ModuleType:
+    """Return the `ultralytics` module, configured so that it never touches the network (idempotent).
+
+    `torch_threads` overrides the CPU thread count ultralytics pins torch to (cpu_count - 1). Keep the
+    default for training, where dataloader workers need the other core (2 threads there ran 3x slower
+    on 2 cores); inference without workers can use every core.
+    """
     global _PATCHED
     os.environ["YOLO_OFFLINE"] = "1"  # is_online() -> False: no DNS probe, no hub, no auto-update
     os.environ.setdefault("YOLO_VERBOSE", "False")
@@ -50,16 +55,23 @@ def load_ultralytics() -> ModuleType:
         except Exception as exc:  # settings not writable: events also need ONLINE, which is now False
             log.debug("could not update ultralytics settings: %s", exc)
         from ultralytics.data import utils as data_utils
-        from ultralytics.utils import checks, plotting, torch_utils
-
-        # ultralytics pins CPU torch to cpu_count-1 threads (1 on a 2-core box), which halves speed here
-        torch_utils.NUM_THREADS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                                      else (os.cpu_count() or 1))
+        from ultralytics.utils import checks, plotting
 
         for module in (checks, data_utils, plotting):
             module.check_font = _local_font  # check_det_dataset() calls it on every train and val
         _PATCHED = True
+    if torch_threads:
+        from ultralytics.utils import torch_utils
+
+        torch_utils.NUM_THREADS = int(torch_threads)  # select_device() applies it on every predict setup
     return ultralytics
+
+
+def _cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 class DetectorUnavailable(RuntimeError):
@@ -74,11 +86,13 @@ class YoloDetector:
     """
 
     def __init__(self, weights: Path, imgsz: Optional[int] = None, device: str = "cpu",
-                 min_score: float = RAW_MIN_SCORE, iou: float = 0.6, max_det: int = 50) -> None:
+                 min_score: float = RAW_MIN_SCORE, iou: float = 0.6, max_det: int = 50,
+                 threads: Optional[int] = None) -> None:
         weights = Path(weights)
         if not weights.is_file():
             raise DetectorUnavailable(f"detector weights not found: {weights} (run `lookbot train-detector`)")
-        yolo = load_ultralytics()
+        # inference has no dataloader workers: use every core (torch's own default) unless told otherwise
+        yolo = load_ultralytics(torch_threads=threads or _cpu_count())
         try:
             self.model = yolo.YOLO(str(weights), task="detect")
         except Exception as exc:
@@ -98,7 +112,7 @@ class YoloDetector:
 
     @classmethod
     def from_config(cls, config) -> "YoloDetector":
-        return cls(Path(config.models_dir) / DETECTOR_FILE)
+        return cls(Path(config.models_dir) / DETECTOR_FILE, imgsz=getattr(config, "detector_imgsz", 0) or None)
 
     def detect(self, image: np.ndarray, verdict=None) -> list[Detection]:
         """Detections in an RGB uint8 HxWx3 image. `verdict` is accepted for the Detector protocol."""

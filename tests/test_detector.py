@@ -1,0 +1,284 @@
+"""The trained YOLO fashion detector: training end to end, offline loading, real CCP photos, fusion rules."""
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.config import MODELS_DIR, Config
+from core.fusion import FusedDetector, box_iou, fuse, nms
+from core.records import CATEGORIES, Detection, GateVerdict
+from tests.conftest import shared
+
+WEIGHTS = MODELS_DIR / "detector.pt"
+REPORT = MODELS_DIR / "detector_report.json"
+SPLIT = MODELS_DIR / "detector_split.json"
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any DNS lookup or socket connection fails the test."""
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args[:2]}")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    yield
+
+
+def _rgb(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+# ---------------------------------------------------------------- labels and split
+
+@pytest.mark.slow
+def test_ccp_labels_split_dresses_and_keep_five_classes():
+    from core.detector_training import WAIST_FRACTION, load_ccp_labels, split_photos
+
+    ccp = shared("ccp")
+    photos = load_ccp_labels(ccp)
+    assert len(photos) == 800
+    cats = {c for p in photos.values() for c, _ in p.boxes}
+    assert cats == set(CATEGORIES)  # dress is gone: split into topwear + bottomwear
+    # 0005.jpg: a dress (y 205..618) under a vest; its lower part becomes a bottomwear box below the waist
+    import csv
+
+    shot = {r["image"]: r for r in csv.DictReader(open(ccp / "shot_heuristic.csv"))}["0005.jpg"]
+    top, bottom = float(shot["person_top"]), float(shot["person_bottom"])
+    waist = top + WAIST_FRACTION * (bottom - top)
+    lower = [b for c, b in photos["0005.jpg"].boxes if c == "bottomwear"]
+    assert len(lower) == 1 and lower[0][1] >= waist - 1 and lower[0][3] <= 619
+    for p in photos.values():
+        for _, (x1, y1, x2, y2) in p.boxes:
+            assert 0 <= x1 < x2 <= p.width and 0 <= y1 < y2 <= p.height
+
+    split = split_photos(photos, n_val=160, seed=0)
+    assert (split["n_train"], split["n_val"]) == (640, 160)
+    assert not set(split["train"]) & set(split["val"])
+    assert split == split_photos(reversed(list(photos)), n_val=160, seed=0)  # order-independent, fixed seed
+    assert split["val"] != split_photos(photos, n_val=160, seed=1)["val"]
+
+
+def test_merge_overlapping_unions_layers_only():
+    from core.detector_training import merge_overlapping
+
+    coat, blouse, far = (100, 100, 300, 500), (150, 120, 250, 300), (400, 100, 450, 150)
+    assert merge_overlapping([coat, blouse, far]) == [coat, far]
+    assert merge_overlapping([(0, 0, 10, 10), (8, 8, 20, 20)]) == [(0, 0, 10, 10), (8, 8, 20, 20)]
+
+
+# ---------------------------------------------------------------- training end to end
+
+@pytest.mark.slow
+def test_train_detector_one_epoch_end_to_end(tmp_path, no_network):
+    from core.detector_training import REPORT_FILE, SPLIT_FILE, train_detector
+    from core.yolo import YoloDetector
+
+    ccp = shared("ccp")
+    report = train_detector(epochs=1, imgsz=128, device="cpu", model="yolov8n.yaml", out_dir=tmp_path,
+                            ccp_dir=ccp, work_dir=tmp_path / "work", limit=12, batch=4, workers=0, cache=False)
+    assert (tmp_path / "detector.pt").is_file()
+    on_disk = json.loads((tmp_path / REPORT_FILE).read_text())
+    assert on_disk == json.loads(json.dumps(report))
+    assert report["epochs"] == 1 and report["imgsz"] == 128 and report["seconds"] > 0
+    assert report["train_photos"] == 12 and report["split"]["n_val"] == 160
+    for cls, m in report["per_class"].items():
+        assert cls in CATEGORIES and 0.0 <= m["mAP50-95"] <= m["mAP50"] <= 1.0
+    split = json.loads((tmp_path / SPLIT_FILE).read_text())
+    assert len(split["train"]) == 640 and len(split["val"]) == 160
+    labels = sorted((tmp_path / "work" / "labels" / "train").glob("*.txt"))
+    assert len(labels) == 12
+    rows = [line.split() for f in labels for line in f.read_text().splitlines()]
+    assert rows and all(0 <= int(r[0]) < len(CATEGORIES) and all(0 < float(v) <= 1 for v in r[1:]) for r in rows)
+    # the freshly trained (useless) weights still load and run
+    det = YoloDetector(tmp_path / "detector.pt")
+    assert isinstance(det.detect(_rgb(ccp / "photos" / split["val"][0])), list)
+
+
+def test_train_detector_refuses_pt_weights(tmp_path):
+    from core.detector_training import train_detector
+
+    with pytest.raises(ValueError, match="YAML"):
+        train_detector(epochs=1, imgsz=64, model="yolov8n.pt", out_dir=tmp_path)
+
+
+# ---------------------------------------------------------------- committed weights
+
+@pytest.fixture(scope="module")
+def detector():
+    from core.yolo import YoloDetector
+
+    if not WEIGHTS.is_file():
+        pytest.fail(f"committed detector weights missing: {WEIGHTS}")
+    return YoloDetector(WEIGHTS)
+
+
+def test_committed_weights_and_report(detector):
+    report = json.loads(REPORT.read_text())
+    assert detector.names == list(CATEGORIES)
+    assert set(report["per_class"]) == set(CATEGORIES)
+    assert report["imgsz"] == detector.imgsz
+    split = json.loads(SPLIT.read_text())
+    assert (len(split["train"]), len(split["val"])) == (report["split"]["n_train"], report["split"]["n_val"])
+    assert WEIGHTS.stat().st_size < 20_000_000
+
+
+@pytest.mark.slow
+def test_committed_weights_load_and_run_offline(no_network):
+    from core.yolo import YoloDetector
+
+    det = YoloDetector(WEIGHTS)  # a fresh load with every socket refused
+    img = _rgb(shared("ccp", "photos", "0001.jpg"))
+    dets = det.detect(img)
+    assert dets and all(d.source == "yolo" and d.category in CATEGORIES and d.score >= 0.01 for d in dets)
+
+
+def test_detector_rejects_bad_input(detector):
+    with pytest.raises(ValueError):
+        detector.detect(np.zeros((10, 10), dtype=np.uint8))
+
+
+def test_missing_weights_is_a_clear_error(tmp_path):
+    from core.yolo import DetectorUnavailable, YoloDetector
+
+    with pytest.raises(DetectorUnavailable, match="train-detector"):
+        YoloDetector(tmp_path / "nope.pt")
+
+
+@pytest.mark.slow
+def test_detections_overlap_labels_on_unseen_ccp_photos(detector):
+    """On validation photos (never trained on), big-class labels are found with IoU >= 0.5."""
+    from core.detector_training import load_ccp_labels
+
+    ccp = shared("ccp")
+    photos = load_ccp_labels(ccp)
+    val = json.loads(SPLIT.read_text())["val"][:8]
+    found = {c: [0, 0] for c in ("topwear", "bottomwear", "footwear")}
+    for name in val:
+        img = _rgb(ccp / "photos" / name)
+        dets = [d for d in detector.detect(img) if d.score >= 0.25]
+        for d in dets:  # boxes are in input pixels
+            assert 0 <= d.box[0] < d.box[2] <= img.shape[1] and 0 <= d.box[1] < d.box[3] <= img.shape[0]
+        for cat, box in photos[name].boxes:
+            if cat in found:
+                found[cat][1] += 1
+                found[cat][0] += any(d.category == cat and box_iou(d.box, box) >= 0.5 for d in dets)
+    for cat, (hit, total) in found.items():
+        assert total >= 4, cat
+        assert hit / total >= 0.6, f"{cat}: {hit}/{total} labelled boxes found"
+
+
+@pytest.mark.slow
+def test_detector_boxes_follow_image_scale(detector):
+    """Boxes come back in the pixels of the image passed in, whatever its size."""
+    img = _rgb(shared("ccp", "photos", "0001.jpg"))
+    half = np.asarray(Image.fromarray(img).resize((img.shape[1] // 2, img.shape[0] // 2)))
+    big = max(detector.detect(img), key=lambda d: d.score)
+    small = [d for d in detector.detect(half) if d.category == big.category]
+    assert small
+    scaled = tuple(v * 2 for v in max(small, key=lambda d: d.score).box)
+    assert box_iou(big.box, scaled) >= 0.7
+
+
+# ---------------------------------------------------------------- fusion rules
+
+def Y(cat, box, score):
+    return Detection(cat, box, score, "yolo")
+
+
+def P(cat, box, score=0.5):
+    return Detection(cat, box, score, "pose")
+
+
+POSE = [P("topwear", (100, 100, 300, 400)), P("bottomwear", (110, 380, 290, 700)),
+        P("footwear", (120, 700, 190, 760)), P("footwear", (210, 700, 280, 760))]
+
+
+def test_detector_decides_and_pose_fills_missing_main_category_on_full_shot():
+    yolo = [Y("topwear", (90, 110, 310, 420), 0.8), Y("footwear", (125, 705, 185, 755), 0.6),
+            Y("handbag", (300, 400, 380, 520), 0.7)]
+    out = fuse(yolo, POSE, full_shot=True, min_score=0.25)
+    by = {(d.category, d.source) for d in out}
+    assert ("topwear", "pose") not in by and ("footwear", "pose") not in by  # detector has them
+    assert ("bottomwear", "pose") in by  # detector missed it: the pose region fills in
+    assert ("handbag", "yolo") in by
+    assert sum(d.category == "footwear" for d in out) == 1  # one yolo shoe: pose shoes are not added
+
+
+def test_no_pose_fill_when_not_full_shot():
+    out = fuse([Y("topwear", (90, 110, 310, 420), 0.8)], POSE, full_shot=False, min_score=0.25)
+    assert [(d.category, d.source) for d in out] == [("topwear", "yolo")]
+
+
+def test_pose_never_adds_eyewear_or_handbag():
+    pose = POSE + [P("eyewear", (150, 40, 250, 70)), P("handbag", (300, 400, 380, 520))]
+    out = fuse([], pose, full_shot=True, min_score=0.25)
+    assert {d.category for d in out} == {"topwear", "bottomwear", "footwear"}
+    assert all(d.source == "pose" for d in out)
+
+
+def test_min_score_is_configurable_and_weak_detections_count_as_missed():
+    yolo = [Y("topwear", (90, 110, 310, 420), 0.3), Y("eyewear", (150, 40, 250, 70), 0.2)]
+    strict = fuse(yolo, POSE, full_shot=True, min_score=0.5)
+    assert ("topwear", "pose") in {(d.category, d.source) for d in strict}
+    assert "eyewear" not in {d.category for d in strict}
+    loose = fuse(yolo, POSE, full_shot=True, min_score=0.1)
+    assert ("topwear", "yolo") in {(d.category, d.source) for d in loose}
+    assert ("topwear", "pose") not in {(d.category, d.source) for d in loose}
+    assert "eyewear" in {d.category for d in loose}
+    assert fuse(yolo, POSE, True, 0.1, pose_min_score=0.6) == [d for d in loose if d.source == "yolo"]
+
+
+def test_nms_within_category_and_across_sources():
+    a, b = Y("topwear", (100, 100, 300, 400), 0.9), Y("topwear", (105, 100, 300, 410), 0.6)
+    far = Y("topwear", (400, 100, 500, 300), 0.4)
+    assert nms([b, a, far], iou=0.5) == [a, far]
+    assert len(nms([a, b], iou=0.99, cross_iou=None)) == 2  # thresholds are configurable
+    # a pose region naming the same region as a detector box of another class is dropped,
+    # even with a higher score; a detector box is never removed by a pose region
+    yolo = [Y("handbag", (100, 100, 300, 400), 0.3)]
+    pose = [P("topwear", (100, 100, 300, 401), 0.9)]
+    out = fuse(yolo, pose, full_shot=True, min_score=0.25, cross_iou=0.9)
+    assert [(d.category, d.source) for d in out] == [("handbag", "yolo")]
+    out = fuse(yolo, pose, full_shot=True, min_score=0.25, cross_iou=None)
+    assert {(d.category, d.source) for d in out} == {("handbag", "yolo"), ("topwear", "pose")}
+
+
+def test_fuse_caps_and_orders():
+    yolo = [Y("footwear", (0, 0, 10, 10), 0.5), Y("footwear", (20, 0, 30, 10), 0.9),
+            Y("footwear", (40, 0, 50, 10), 0.7), Y("topwear", (0, 20, 50, 80), 0.4)]
+    out = fuse(yolo, [], full_shot=True, min_score=0.25, max_per_category=2)
+    assert [(d.category, d.score) for d in out] == [("topwear", 0.4), ("footwear", 0.9), ("footwear", 0.7)]
+    with pytest.raises(ValueError):
+        fuse([Y("dress", (0, 0, 1, 1), 0.9)], [], True)
+
+
+class _Fixed:
+    def __init__(self, dets):
+        self.dets = dets
+        self.calls = 0
+
+    def detect(self, image, verdict=None):
+        self.calls += 1
+        return list(self.dets)
+
+
+def test_fused_detector_uses_gate_verdict_and_config():
+    img = np.zeros((800, 500, 3), dtype=np.uint8)
+    yolo = _Fixed([Y("topwear", (90, 110, 310, 420), 0.3)])
+    pose = _Fixed(POSE)
+    full = GateVerdict(True, "ok", "")
+    det = FusedDetector(yolo, pose, Config.from_env(detector_score=0.25))
+    out = det.detect(img, full)
+    assert {(d.category, d.source) for d in out} >= {("topwear", "yolo"), ("bottomwear", "pose")}
+    assert FusedDetector(yolo, pose, Config.from_env(detector_score=0.5)).detect(img, full)[0].source == "pose"
+    calls = pose.calls
+    out = det.detect(img, GateVerdict(False, "feet_out_of_frame", ""))
+    assert [d.source for d in out] == ["yolo"] and pose.calls == calls
+    assert [d.source for d in det.detect(img, None)] == ["yolo"]
