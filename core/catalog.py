@@ -58,6 +58,10 @@ class Catalog:
                                           "images_fetched": int, "images_failed": int,
                                           "error": str}, pk="id")
 
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the main file, so a copied or committed file is whole."""
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     # --- products -----------------------------------------------------------------------
     def upsert_products(self, records: Iterable[dict[str, Any]]) -> None:
         self.db["products"].upsert_all(records, pk="id", alter=True)

@@ -40,7 +40,9 @@ class Config:
     detector_imgsz: int = field(default=0, metadata={"env": "LOOKBOT_DETECTOR_IMGSZ",
         "doc": "YOLO inference size in pixels; 0 uses the size the detector was trained at"})
     gate_visibility: float = field(default=0.5, metadata={"env": "LOOKBOT_GATE_VISIBILITY",
-        "doc": "minimum MediaPipe visibility for eyes and heels"})
+        "doc": "minimum MediaPipe visibility of the eyes"})
+    gate_foot_visibility: float = field(default=0.4, metadata={"env": "LOOKBOT_GATE_FOOT_VISIBILITY",
+        "doc": "minimum mean MediaPipe visibility of heel and toe, per foot"})
     gate_min_height: float = field(default=0.40, metadata={"env": "LOOKBOT_GATE_MIN_HEIGHT",
         "doc": "minimum mean eye-to-heel vertical distance, as a fraction of image height"})
     gate_margin: float = field(default=0.0, metadata={"env": "LOOKBOT_GATE_MARGIN",

@@ -60,4 +60,5 @@ def build_demo_catalog(source: Path, data_dir: Path, progress: bool = True) -> i
             "first_seen": stamp, "last_seen": stamp, "active": 1,
         })
     catalog.upsert_products(records)
+    catalog.checkpoint()
     return len(records)

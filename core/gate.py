@@ -37,7 +37,8 @@ MESSAGES: dict[str, str] = {
 class GateThresholds:
     """Tunable limits of the gate, all relative to the image size."""
 
-    visibility: float = 0.5  # minimum MediaPipe visibility of eyes and heels
+    visibility: float = 0.5  # minimum MediaPipe visibility of the eyes
+    foot_visibility: float = 0.4  # minimum mean visibility of heel and toe, per foot
     min_height: float = 0.40  # mean eye-to-heel vertical distance / image height
     margin: float = 0.0  # eyes and heels must lie this far inside the frame
     feet_slack: float = 0.08  # heels may lie this far (of the height) below the bottom edge
@@ -98,7 +99,7 @@ class PoseGate:
             x, y, _ = lms[heel]
             mx, my = t.margin * width, t.margin * height
             in_frame = mx <= x <= width - mx and my <= y <= height * (1 + t.feet_slack) - my
-            return in_frame and (lms[heel][2] + lms[toe][2]) / 2 >= t.visibility
+            return in_frame and (lms[heel][2] + lms[toe][2]) / 2 >= t.foot_visibility
 
         body_vis = np.mean([lms[i][2] for i in (L_SHOULDER, R_SHOULDER, L_HIP, R_HIP)])
         if body_vis < 0.3 and not (seen(L_EYE) or seen(R_EYE)):

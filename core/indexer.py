@@ -90,6 +90,7 @@ def build_index(config: Config, embedder: Embedder, catalog: Optional[Catalog] =
             continue
         build.add(row["id"], row["category"], row.get("gender"), np.asarray(vec, np.float32))
         count += 1
+    catalog.checkpoint()
     version = write_version(config.index_root, build, trees=config.annoy_trees)
     seconds = time.perf_counter() - start
     log.info("index %s: %d products, %d embedded, %.1f s", version, count, len(todo), seconds)

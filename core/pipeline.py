@@ -93,8 +93,9 @@ class Engine:
     def __init__(self, config: Optional[Config] = None, load_index: bool = True):
         self.config = config or Config.from_env()
         c = self.config
-        self.gate = PoseGate(GateThresholds(visibility=c.gate_visibility,
-                                            min_height=c.gate_min_height, margin=c.gate_margin))
+        self.gate = PoseGate(GateThresholds(
+            visibility=c.gate_visibility, foot_visibility=c.gate_foot_visibility,
+            min_height=c.gate_min_height, margin=c.gate_margin))
         self.detector: Detector = build_detector(c)
         head = c.models_dir / "embedding_head.pt" if c.use_embedding_head else None
         self.embedder = Embedder(c.backbone, head_path=head)
