@@ -1,0 +1,182 @@
+"""Wiring: build the Application once, register the handlers, poll or serve a webhook.
+
+    TELEGRAM_BOT_TOKEN=... lookbot bot      # or: python -m bot.app
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from typing import Any, Optional
+from urllib.parse import urlparse
+
+from telegram import BotCommand, Update
+from telegram.error import TimedOut
+from telegram.ext import (AIORateLimiter, Application, BaseHandler, CallbackQueryHandler,
+                          CommandHandler, MessageHandler, filters)
+
+from core.config import Config
+
+from . import handlers as h
+from .prefs import Prefs, db_path
+from .schedule import Refresher, RefreshOutcome, schedule
+from .worker import WorkerPool
+
+log = logging.getLogger(__name__)
+
+TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
+WEBHOOK_SECRET_ENV = "LOOKBOT_WEBHOOK_SECRET"
+COMMANDS = [("start", "what to send"), ("help", "what to send, and the commands"),
+            ("gender", "men, women or any"), ("budget", "a price limit in rupees, or off"),
+            ("settings", "your gender and budget")]
+
+
+def handler_list() -> list[BaseHandler]:
+    """Every handler, in the order they are tried."""
+    return [
+        CommandHandler(["start", "help"], h.start),
+        CommandHandler("gender", h.gender),
+        CommandHandler("budget", h.budget),
+        CommandHandler("settings", h.settings),
+        CommandHandler("stats", h.stats),
+        CommandHandler("crawl", h.crawl),
+        MessageHandler(filters.PHOTO, h.photo),
+        MessageHandler(filters.Document.IMAGE, h.image_document),
+        CallbackQueryHandler(h.more, pattern=r"^more:"),
+        MessageHandler(filters.ALL, h.other),
+    ]
+
+
+class RetryingRateLimiter(AIORateLimiter):
+    """AIORateLimiter (which retries RetryAfter) that also retries a call that timed out."""
+
+    def __init__(self, timeout_retries: int = 2, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.timeout_retries = timeout_retries
+
+    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
+        for attempt in range(self.timeout_retries + 1):
+            try:
+                return await super().process_request(callback, args, kwargs, endpoint, data,
+                                                      rate_limit_args)
+            except TimedOut:
+                if attempt == self.timeout_retries:
+                    raise
+                log.warning("%s timed out; retrying (%d/%d)", endpoint, attempt + 1,
+                            self.timeout_retries)
+                await asyncio.sleep(1 + attempt)
+
+
+def parse_admin_ids(text: str) -> frozenset[int]:
+    ids = set()
+    for part in text.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            ids.add(int(part))
+        except ValueError:
+            log.warning("ignoring LOOKBOT_ADMIN_IDS entry %r: not a numeric user id", part)
+    return frozenset(ids)
+
+
+def build_application(config: Config, token: str, engine, *, prefs: Optional[Prefs] = None,
+                      pool: Optional[WorkerPool] = None, refresher: Optional[Refresher] = None,
+                      timeout_retries: int = 2) -> Application:
+    """The bot, wired to an already loaded engine; start it with run_polling/run_webhook."""
+    svc = h.Services(config=config, engine=engine, prefs=prefs or Prefs(db_path(config)),
+                     pool=pool or WorkerPool(config.bot_workers, config.bot_queue_size),
+                     refresher=refresher or Refresher(config),
+                     admin_ids=parse_admin_ids(config.admin_ids))
+
+    async def tell_admins(outcome: RefreshOutcome) -> None:
+        for admin in svc.admin_ids:
+            try:
+                await app.bot.send_message(admin, outcome.describe()[:4000])
+            except Exception as exc:  # an admin who never started the bot can't be messaged
+                log.warning("cannot tell admin %s about the refresh: %s", admin, exc)
+
+    async def post_init(app: Application) -> None:
+        await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+        if app.job_queue is not None:
+            schedule(app.job_queue, svc.refresher, tell_admins)
+
+    async def post_shutdown(app: Application) -> None:
+        svc.pool.shutdown()
+        svc.prefs.close()
+
+    app = (Application.builder().token(token)
+           .base_url(config.telegram_base_url).base_file_url(config.telegram_base_file_url)
+           .rate_limiter(RetryingRateLimiter(timeout_retries=timeout_retries, max_retries=3))
+           .concurrent_updates(True)
+           .post_init(post_init).post_shutdown(post_shutdown)
+           .build())
+    app.bot_data["services"] = svc
+    app.add_handlers(handler_list())
+    app.add_error_handler(h.error)
+    return app
+
+
+class RedactToken(logging.Filter):
+    """Replaces the bot token in log records (httpx logs request URLs, which contain it)."""
+
+    def __init__(self, token: str):
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.token and self.token in record.getMessage():
+            record.msg = record.getMessage().replace(self.token, "<token>")
+            record.args = ()
+        return True
+
+
+def protect_token(token: str) -> None:
+    """Keep the token out of every log line: quiet httpx and redact on every root handler."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    redact = RedactToken(token)
+    for name in ("httpx", "httpcore", "telegram", "apscheduler"):
+        logging.getLogger(name).addFilter(redact)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redact)
+
+
+def run(config: Config, token: str) -> int:
+    """Load the engine once, then poll (default) or serve the webhook until stopped."""
+    from core.pipeline import Engine
+
+    try:
+        engine = Engine(config)
+    except Exception as exc:  # no index yet, or models missing: one clear line, no traceback
+        print(f"lookbot bot: cannot load the engine: {exc}", file=sys.stderr)
+        return 1
+    app = build_application(config, token, engine)
+    if config.webhook_url:
+        path = urlparse(config.webhook_url).path.lstrip("/")
+        log.info("webhook mode on %s:%d/%s", config.webhook_listen, config.webhook_port, path)
+        app.run_webhook(listen=config.webhook_listen, port=config.webhook_port, url_path=path,
+                        webhook_url=config.webhook_url, allowed_updates=Update.ALL_TYPES,
+                        secret_token=os.environ.get(WEBHOOK_SECRET_ENV) or None)
+    else:
+        log.info("long-polling mode")
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0
+
+
+def main() -> int:
+    """Entry point of `lookbot bot`: checks the token, sets up logging, runs the bot."""
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        print(f"lookbot bot: {TOKEN_ENV} is not set; get a token from @BotFather and export it.",
+              file=sys.stderr)
+        return 2
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    protect_token(token)
+    return run(Config.from_env(), token)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""Telegram handlers: each reads the update, calls the engine through the worker pool, replies."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import AsyncIterator, Optional
+
+import numpy as np
+from telegram import Message, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ContextTypes
+
+from core.config import Config
+from core.draw import render, to_jpeg
+from core.pipeline import Engine
+from core.records import LookResult
+
+from . import cards
+from .prefs import Prefs, parse_budget, parse_gender
+from .schedule import RefreshOutcome, Refresher
+from .worker import AlreadyWorking, Busy, WorkerPool
+
+log = logging.getLogger(__name__)
+
+LOOKS_KEPT = 20  # per user, for "More like this"; older results answer EXPIRED
+HTML = ParseMode.HTML
+
+
+@dataclass
+class Services:
+    """What the handlers share, kept in `application.bot_data["services"]`."""
+
+    config: Config
+    engine: Engine
+    prefs: Prefs
+    pool: WorkerPool
+    refresher: Refresher
+    admin_ids: frozenset[int] = field(default_factory=frozenset)
+
+
+@dataclass
+class Shown:
+    """One article's results as far as the user has paged, for "More like this"."""
+
+    category: str
+    vector: np.ndarray
+    offset: int
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    return context.application.bot_data["services"]
+
+
+def is_admin(update: Update, svc: Services) -> bool:
+    return update.effective_user is not None and update.effective_user.id in svc.admin_ids
+
+
+# --- commands -------------------------------------------------------------------------------
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Welcome: what to send, and the commands."""
+    await update.effective_message.reply_text(cards.WELCOME, parse_mode=HTML)
+
+
+async def gender(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/gender men|women|any: whose products every search shows."""
+    svc, uid = services(context), update.effective_user.id
+    choice = parse_gender(context.args[0]) if context.args else None
+    if choice is None:
+        await update.effective_message.reply_text(
+            f"Usage: /gender men|women|any (now: {svc.prefs.get(uid).gender})")
+        return
+    svc.prefs.set_gender(uid, choice)
+    await update.effective_message.reply_text(f"OK: I'll show products for {choice}.")
+
+
+async def budget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/budget <max rupees>|off: a price limit for every search."""
+    svc, uid = services(context), update.effective_user.id
+    ok, rupees = parse_budget(context.args[0]) if context.args else (False, None)
+    if not ok:
+        await update.effective_message.reply_text("Usage: /budget 2000 (in rupees) or /budget off")
+        return
+    svc.prefs.set_budget(uid, rupees)
+    await update.effective_message.reply_text(
+        f"OK: products up to ₹{rupees:,} (and those without a listed price)." if rupees
+        else "OK: no price limit.")
+
+
+async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/settings: the user's gender and budget."""
+    prefs = services(context).prefs.get(update.effective_user.id)
+    await update.effective_message.reply_text(prefs.describe())
+
+
+async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/stats (admins): catalog per category, index version, last crawl, requests served."""
+    svc = services(context)
+    if not is_admin(update, svc):
+        await update.effective_message.reply_text(cards.NOT_ADMIN)
+        return
+    s = svc.engine.stats()
+    crawl = s.get("last_crawl") or {}
+    lines = ["<b>Catalog</b> (active products):"]
+    lines += [f"  {cat}: {n:,} ({s['indexed'].get(cat, 0):,} indexed)"
+              for cat, n in s["catalog"].items()]
+    lines += [f"<b>Index</b>: {html.escape(str(s['index_version']))} ({html.escape(s['embedding'])})",
+              f"<b>Last crawl</b>: {html.escape(str(crawl.get('finished') or crawl.get('started') or 'never'))}"
+              f" {html.escape(str(crawl.get('status') or ''))}",
+              f"<b>Refresh running</b>: {'yes' if svc.refresher.running else 'no'}",
+              f"<b>Requests served</b>: {svc.prefs.counter('requests'):,} "
+              f"({svc.prefs.counter('busy'):,} turned away busy)",
+              f"<b>Users with settings</b>: {svc.prefs.users():,}"]
+    await update.effective_message.reply_text("\n".join(lines), parse_mode=HTML)
+
+
+async def crawl(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/crawl (admins): start a catalog refresh now; the admin hears back when it ends."""
+    svc = services(context)
+    if not is_admin(update, svc):
+        await update.effective_message.reply_text(cards.NOT_ADMIN)
+        return
+    chat_id = update.effective_chat.id
+
+    async def report(outcome: RefreshOutcome) -> None:
+        await context.bot.send_message(chat_id, outcome.describe()[:4000])
+
+    if svc.refresher.start(report):
+        await update.effective_message.reply_text(
+            "Catalog refresh started (crawl, then index). I'll tell you when it's done.")
+    else:
+        await update.effective_message.reply_text("A catalog refresh is already running.")
+
+
+# --- photos ---------------------------------------------------------------------------------
+async def photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A photo: find the outfit, reply with cards or the reason it can't."""
+    message = update.effective_message
+    await look(update, context, message.photo[-1].file_id, message.photo[-1].file_size)
+
+
+async def image_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An image sent as a file: same as a photo, without Telegram's recompression."""
+    doc = update.effective_message.document
+    await look(update, context, doc.file_id, doc.file_size)
+
+
+async def look(update: Update, context: ContextTypes.DEFAULT_TYPE, file_id: str,
+               size: Optional[int]) -> None:
+    svc, message, uid = services(context), update.effective_message, update.effective_user.id
+    limit = svc.config.bot_max_download_bytes
+    if size and size > limit:
+        await message.reply_text(cards.too_large(limit), do_quote=True)
+        return
+    try:
+        slot = svc.pool.claim(uid)
+    except AlreadyWorking:
+        await message.reply_text(cards.STILL_WORKING, do_quote=True)
+        return
+    except Busy:
+        svc.prefs.count("busy")
+        await message.reply_text(cards.BUSY, do_quote=True)
+        return
+    with slot:
+        async with chat_action(context, message.chat_id, ChatAction.UPLOAD_PHOTO):
+            data = await download(context, file_id, limit)
+            if isinstance(data, str):
+                await message.reply_text(data, do_quote=True)
+                return
+            options = svc.prefs.get(uid).options(k=svc.config.k)
+            result = await svc.pool.run(svc.engine.look, data, f"telegram:{file_id}", options)
+            svc.prefs.count("requests")
+            await send_result(message, context, result, data)
+
+
+async def download(context: ContextTypes.DEFAULT_TYPE, file_id: str, limit: int) -> bytes | str:
+    """The file's bytes, or the message to send when Telegram won't hand it over."""
+    try:
+        tg_file = await context.bot.get_file(file_id)
+        if tg_file.file_size and tg_file.file_size > limit:
+            return cards.too_large(limit)
+        return bytes(await tg_file.download_as_bytearray())
+    except BadRequest as exc:
+        if "too big" in str(exc).lower():
+            return cards.too_large(limit)
+        log.warning("download refused: %s", exc)
+        return cards.DOWNLOAD_FAILED
+    except TelegramError as exc:
+        log.warning("download failed: %s", exc)
+        return cards.DOWNLOAD_FAILED
+
+
+async def send_result(message: Message, context: ContextTypes.DEFAULT_TYPE, result: LookResult,
+                      data: bytes) -> None:
+    """The rejection, or the boxed photo and one card per article."""
+    svc = services(context)
+    if not result.full_shot:
+        await message.reply_text(cards.rejection(result.verdict), parse_mode=HTML, do_quote=True)
+        return
+    if not result.articles:
+        await message.reply_text(cards.NO_ARTICLES, do_quote=True)
+        return
+    boxed = await svc.pool.run(render, data, [a.detection for a in result.articles]) \
+        if svc.config.bot_draw_boxes else None
+    if boxed is not None:
+        await message.reply_photo(to_jpeg(boxed), caption=cards.summary(result),
+                                  parse_mode=HTML, do_quote=True)
+    else:
+        await message.reply_text(cards.summary(result), parse_mode=HTML, do_quote=True)
+    budget = svc.prefs.get(message.from_user.id).budget if message.from_user else None
+    for article in result.articles:
+        shown = Shown(article.detection.category, article.vector, 0)
+        await send_card(message.chat_id, context, shown, article.products, budget)
+
+
+async def send_card(chat_id: int, context: ContextTypes.DEFAULT_TYPE, shown: Shown,
+                    products: list, budget: Optional[int]) -> None:
+    if not products:
+        await context.bot.send_message(chat_id, cards.nothing_found(
+            shown.category, budget, more=shown.offset > 0))
+        return
+    key = remember(context, shown)
+    card = cards.card(shown.category, products, f"more:{key}", first=shown.offset + 1)
+    await context.bot.send_photo(chat_id, card.photo, caption=card.caption, parse_mode=HTML,
+                                 reply_markup=card.keyboard)
+
+
+def remember(context: ContextTypes.DEFAULT_TYPE, shown: Shown) -> str:
+    """Keep one article's results in user_data under a short key for the callback data."""
+    looks: OrderedDict = context.user_data.setdefault("looks", OrderedDict())
+    key = uuid.uuid4().hex[:12]
+    looks[key] = shown
+    while len(looks) > LOOKS_KEPT:
+        looks.popitem(last=False)
+    return key
+
+
+async def more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """"More like this": the next k products like one article."""
+    query, svc = update.callback_query, services(context)
+    shown: Optional[Shown] = context.user_data.get("looks", {}).get(query.data.split(":", 1)[1])
+    if shown is None:
+        await query.answer(cards.EXPIRED, show_alert=True)
+        return
+    await query.answer()
+    k = svc.config.k
+    nxt = Shown(shown.category, shown.vector, shown.offset + k)
+    options = svc.prefs.get(update.effective_user.id).options(k=k, offset=nxt.offset)
+    products = await svc.pool.run(svc.engine.search, nxt.vector, nxt.category, options)
+    await send_card(update.effective_chat.id, context, nxt, products, options.budget)
+
+
+# --- everything else ------------------------------------------------------------------------
+async def other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Anything that isn't a photo: say what to send instead."""
+    message = update.effective_message
+    if message is None:
+        return
+    kind = next((k for k in cards.OTHER_INPUT if getattr(message, k, None)), "other")
+    if kind == "text" and message.text.startswith("/"):
+        kind = "command"
+    await message.reply_text(cards.OTHER_INPUT[kind])
+
+
+async def error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the error and tell the user something went wrong."""
+    log.error("error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None:
+        with contextlib.suppress(TelegramError):
+            await context.bot.send_message(update.effective_chat.id, cards.SOMETHING_WRONG)
+
+
+@contextlib.asynccontextmanager
+async def chat_action(context: ContextTypes.DEFAULT_TYPE, chat_id: int, action: str
+                      ) -> AsyncIterator[None]:
+    """Show "sending photo…" until the block ends (Telegram clears it after ~5 s)."""
+    async def keep_showing() -> None:
+        while True:
+            with contextlib.suppress(TelegramError):
+                await context.bot.send_chat_action(chat_id, action)
+            await asyncio.sleep(4.5)
+
+    task = asyncio.get_running_loop().create_task(keep_showing())
+    try:
+        yield
+    finally:
+        task.cancel()
