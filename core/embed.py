@@ -112,6 +112,11 @@ class Embedder:
     def backbone_version(self) -> str:
         return f"{self.backbone.name}-{self.backbone.size}"
 
+    @property
+    def features_version(self) -> str:
+        """Names the raw pooled backbone features, before any head."""
+        return f"{self.backbone.name}-{self.backbone.size}-raw"
+
     @torch.inference_mode()
     def backbone_features(self, crops: Sequence[Image.Image]) -> np.ndarray:
         """Raw pooled features, one batched forward pass for all crops."""

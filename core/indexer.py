@@ -57,28 +57,37 @@ def build_index(config: Config, embedder: Embedder, catalog: Optional[Catalog] =
             sha = sha1_file(path)
             catalog.db["products"].update(row["id"], {"image_sha1": sha})
         rows.append((row, path, sha))
-    known = catalog.get_embeddings(sorted({sha for _, _, sha in rows}), embedder.version)
-    todo = {}
+    shas = sorted({sha for _, _, sha in rows})
+    known = catalog.get_embeddings(shas, embedder.version)
+    todo: dict[str, Path] = {}
     for row, path, sha in rows:
         if sha not in known:
             todo.setdefault(sha, path)
-    log.info("%d products with images, %d vectors stored, %d images to embed",
-             len(rows), len(known), len(todo))
+    # Raw backbone features are kept too, so a new embedding head re-indexes without the CNN.
+    features = catalog.get_embeddings(sorted(todo), embedder.features_version)
+    log.info("%d products with images, %d vectors stored, %d to embed (%d need the CNN)",
+             len(rows), len(known), len(todo), sum(s not in features for s in todo))
     items = list(todo.items())
     bar = tqdm(total=len(items), desc="embedding", unit="img", disable=not progress)
     for i in range(0, len(items), batch_size):
         chunk = items[i:i + batch_size]
-        images, shas = [], []
+        images, shas_ok = [], []
         for sha, path in chunk:
             image = load_catalog_image(path)
             if image is not None:
                 images.append(image)
-                shas.append(sha)
+                shas_ok.append(sha)
         if images:
-            vectors = embedder.embed(images)
-            fresh = dict(zip(shas, vectors))
-            catalog.put_embeddings(embedder.version, fresh)
-            known.update(fresh)
+            need = [j for j, sha in enumerate(shas_ok) if sha not in features]
+            if need:
+                fresh = embedder.backbone_features([images[j] for j in need])
+                new_feats = {shas_ok[j]: f for j, f in zip(need, fresh)}
+                catalog.put_embeddings(embedder.features_version, new_feats)
+                features.update(new_feats)
+            feats = np.stack([features[sha] for sha in shas_ok]).astype(np.float32)
+            vectors = dict(zip(shas_ok, embedder.from_features(feats, images)))
+            catalog.put_embeddings(embedder.version, vectors)
+            known.update(vectors)
         bar.update(len(chunk))
     bar.close()
     build = IndexBuild(embedding=embedder.version, dim=embedder.dim)
