@@ -131,6 +131,33 @@ def cmd_build_demo(args) -> int:
     return 0
 
 
+def cmd_bot(args) -> int:
+    from bot.app import main as bot_main
+
+    return bot_main()
+
+
+def cmd_crawl(args) -> int:
+    from core.config import Config
+    from scraper.crawl import crawl
+
+    summary = crawl(Config.from_env(), urls=args.url or None, max_pages=args.max_pages,
+                    fetch_images=not args.no_images, progress=not args.json)
+    print(json.dumps(summary.to_json(), default=str) if args.json else summary.format())
+    return summary.exit_code
+
+
+def cmd_train_detector(args) -> int:
+    from core.detector_training import train_detector
+
+    extra = {"patience": 0} if args.no_early_stop else None
+    report = train_detector(epochs=args.epochs, imgsz=args.imgsz, device=args.device,
+                            model=args.model, out_dir=Path(args.out) if args.out else None,
+                            limit=args.limit, batch=args.batch, extra=extra)
+    print(json.dumps(report, indent=2, default=str))
+    return 0
+
+
 def cmd_config(args) -> int:
     from core.config import documented_settings
 
@@ -176,6 +203,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", default=str(Path(__file__).resolve().parent.parent.parent
                                            / "shared" / "data" / "catalog"))
     p.set_defaults(func=cmd_build_demo)
+
+    p = sub.add_parser("bot", help="run the Telegram bot (polling, or webhook with "
+                                   "LOOKBOT_WEBHOOK_URL); needs TELEGRAM_BOT_TOKEN")
+    p.set_defaults(func=cmd_bot)
+
+    p = sub.add_parser("crawl", help="crawl Myntra listings into the catalog with Selenium")
+    p.add_argument("--url", action="append", help="listing URL (repeatable; default: all)")
+    p.add_argument("--max-pages", type=int, default=None, help="pages per listing")
+    p.add_argument("--no-images", action="store_true", help="skip image downloads")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_crawl)
+
+    p = sub.add_parser("train-detector", help="train the YOLO fashion detector on CCP photos")
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--imgsz", type=int, default=384)
+    p.add_argument("--device", default="cpu", help="cpu, or a CUDA device such as 0")
+    p.add_argument("--model", default="yolov8n.yaml", help="ultralytics architecture YAML")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--limit", type=int, default=None, help="train photos (smoke runs)")
+    p.add_argument("--out", default=None, help="output folder (default data/models)")
+    p.add_argument("--no-early-stop", action="store_true")
+    p.set_defaults(func=cmd_train_detector)
 
     p = sub.add_parser("config", help="list the environment variables and their defaults")
     p.set_defaults(func=cmd_config)
