@@ -166,6 +166,17 @@ def cmd_config(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from core.config import Config
+    from core.evaluate import format_eval, run_eval
+
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    report = run_eval(Config.from_env(), Path(args.out), people_dir=Path(args.people),
+                      ccp_dir=Path(args.ccp), limit=args.limit, parts=parts)
+    print(json.dumps(report, ensure_ascii=False) if args.json else format_eval(report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lookbot", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -225,6 +236,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output folder (default data/models)")
     p.add_argument("--no-early-stop", action="store_true")
     p.set_defaults(func=cmd_train_detector)
+
+    from core.evaluate import DEFAULT_CCP_DIR, DEFAULT_PEOPLE_DIR
+
+    p = sub.add_parser("eval", help="measure gate, detector and retrieval quality on real data")
+    p.add_argument("--json", action="store_true", help="all figures as one JSON object")
+    p.add_argument("--out", default="runs/eval", help="folder for eval.json and the contact sheet")
+    p.add_argument("--people", default=str(DEFAULT_PEOPLE_DIR), help="labelled people photos")
+    p.add_argument("--ccp", default=str(DEFAULT_CCP_DIR), help="CCP photos, boxes and masks")
+    p.add_argument("--limit", type=int, default=None, help="at most N items per set (quick run)")
+    p.add_argument("--parts", default="gate,detector,catalog,street",
+                   help="comma-separated subset of gate,detector,catalog,street")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("config", help="list the environment variables and their defaults")
     p.set_defaults(func=cmd_config)
