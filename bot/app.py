@@ -83,7 +83,8 @@ def parse_admin_ids(text: str) -> frozenset[int]:
 
 def build_application(config: Config, token: str, engine, *, prefs: Optional[Prefs] = None,
                       pool: Optional[WorkerPool] = None, refresher: Optional[Refresher] = None,
-                      timeout_retries: int = 2) -> Application:
+                      timeout_retries: int = 2, http_timeout: Optional[float] = None
+                      ) -> Application:
     """The bot, wired to an already loaded engine; start it with run_polling/run_webhook."""
     svc = h.Services(config=config, engine=engine, prefs=prefs or Prefs(db_path(config)),
                      pool=pool or WorkerPool(config.bot_workers, config.bot_queue_size),
@@ -106,12 +107,14 @@ def build_application(config: Config, token: str, engine, *, prefs: Optional[Pre
         svc.pool.shutdown()
         svc.prefs.close()
 
-    app = (Application.builder().token(token)
-           .base_url(config.telegram_base_url).base_file_url(config.telegram_base_file_url)
-           .rate_limiter(RetryingRateLimiter(timeout_retries=timeout_retries, max_retries=3))
-           .concurrent_updates(True)
-           .post_init(post_init).post_shutdown(post_shutdown)
-           .build())
+    builder = (Application.builder().token(token)
+               .base_url(config.telegram_base_url).base_file_url(config.telegram_base_file_url)
+               .rate_limiter(RetryingRateLimiter(timeout_retries=timeout_retries, max_retries=3))
+               .concurrent_updates(True)
+               .post_init(post_init).post_shutdown(post_shutdown))
+    if http_timeout is not None:
+        builder = builder.read_timeout(http_timeout).write_timeout(http_timeout)
+    app = builder.build()
     app.bot_data["services"] = svc
     app.add_handlers(handler_list())
     app.add_error_handler(h.error)

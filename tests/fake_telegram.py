@@ -78,6 +78,7 @@ class FakeTelegram:
         self.updates: list[dict] = []
         self.files: dict[str, FakeFile] = {}
         self.faults: dict[str, list[ApiError]] = {}
+        self.stalls: dict[str, list[float]] = {}
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
         self._file_ids = itertools.count(1)
@@ -114,11 +115,14 @@ class FakeTelegram:
     def user(user_id: int) -> dict:
         return {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
 
-    def add_file(self, data: bytes, size: Optional[int] = None) -> dict:
+    def add_file(self, data: bytes, size: Optional[int] = None, report_size: bool = True) -> dict:
+        """Store a file; `size` is what Telegram says it weighs (default: its length). Updates
+        may leave the size out (`report_size=False`), as Telegram sometimes does."""
         n = next(self._file_ids)
         file_id = f"file{n}"
         self.files[file_id] = FakeFile(data, size if size is not None else len(data))
-        return {"file_id": file_id, "file_unique_id": f"u{n}", "file_size": self.files[file_id].size}
+        out = {"file_id": file_id, "file_unique_id": f"u{n}"}
+        return {**out, "file_size": self.files[file_id].size} if report_size else out
 
     def send(self, user_id: int, **content: Any) -> dict:
         """A message from a user to the bot, in their private chat; returns the message."""
@@ -140,9 +144,9 @@ class FakeTelegram:
         return self.send(user_id, photo=sizes)
 
     def send_document(self, user_id: int, data: bytes, mime_type: str, file_name: str,
-                      size: Optional[int] = None) -> dict:
-        return self.send(user_id, document={**self.add_file(data, size), "mime_type": mime_type,
-                                            "file_name": file_name})
+                      size: Optional[int] = None, report_size: bool = True) -> dict:
+        return self.send(user_id, document={**self.add_file(data, size, report_size),
+                                            "mime_type": mime_type, "file_name": file_name})
 
     def press(self, user_id: int, message: dict, data: str) -> str:
         """The user taps an inline button with this callback data under `message`."""
@@ -156,6 +160,10 @@ class FakeTelegram:
                   parameters: Optional[dict] = None) -> None:
         """Make the next call of `method` fail, e.g. 429 with {"retry_after": 1}."""
         self.faults.setdefault(method, []).append(ApiError(code, description, parameters))
+
+    def stall_next(self, method: str, seconds: float) -> None:
+        """Make the next call of `method` answer only after `seconds` (to trip timeouts)."""
+        self.stalls.setdefault(method, []).append(seconds)
 
     def _push(self, update: dict) -> None:
         self.updates.append({"update_id": next(self._update_ids), **update})
@@ -199,6 +207,8 @@ class FakeTelegram:
         method = request.match_info["method"]
         params, files = await self._params(request)
         call = Call(method, params, files)
+        if self.stalls.get(method):
+            await asyncio.sleep(self.stalls[method].pop(0))
         try:
             faults = self.faults.get(method)
             if faults:

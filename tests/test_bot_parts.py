@@ -1,0 +1,221 @@
+"""The bot's parts that need no models: cards, preferences, the worker pool, the refresh
+schedule, token handling and retries (through the fake Bot API server)."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import io
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from bot import cards
+from bot.app import build_application, protect_token
+from bot.prefs import Prefs, parse_budget, parse_gender
+from bot.schedule import Refresher, plan, schedule
+from bot.worker import AlreadyWorking, Busy, WorkerPool
+from core.catalog import Catalog
+from core.config import Config
+from core.records import Product
+from tests.conftest import FIXTURES, REPO
+from tests.fake_telegram import TOKEN, FakeTelegram
+
+CATALOG_IMAGES = sorted((FIXTURES / "shop" / "images").glob("*.jpg"))
+
+
+def product(i: int, title: str = "Roadster Men Blue Slim Fit Denim Jeans", price=None,
+            url: str | None = None) -> Product:
+    image = str(CATALOG_IMAGES[i % len(CATALOG_IMAGES)]) if CATALOG_IMAGES else None
+    return Product(id=str(i), title=title, brand="Roadster", price=price,
+                   url=url or f"https://www.myntra.com/{i}", image=image, category="bottomwear")
+
+
+# --- cards ------------------------------------------------------------------------------------
+def test_card_fits_telegram_limits_even_with_huge_titles():
+    long = "Roadster " + "Extraordinarily Long Product Name " * 12
+    products = [product(i, long, price=1299 if i % 2 else None) for i in range(12)]
+    card = cards.card("bottomwear", products, "more:abcdef123456", first=6)
+    assert len(card.caption) <= cards.CAPTION_LIMIT
+    assert card.caption.count('<a href="https://www.myntra.com/') == cards.MAX_PER_CARD
+    assert "₹1,299" in card.caption and "price on Myntra" in card.caption
+    rows = card.keyboard.inline_keyboard
+    numbers = [b.text for row in rows[:-1] for b in row]
+    assert numbers == [str(i) for i in range(6, 6 + cards.MAX_PER_CARD)]
+    assert all(len(row) <= cards.BUTTONS_PER_ROW for row in rows)
+    assert rows[-1][0].text == "More like this" and rows[-1][0].callback_data.startswith("more:")
+    image = Image.open(io.BytesIO(card.photo))
+    assert image.format == "JPEG"
+    assert image.width == cards.TILES_PER_ROW * (cards.TILE_W + cards.PAD) + cards.PAD
+    rows_of_tiles = -(-cards.MAX_PER_CARD // cards.TILES_PER_ROW)
+    assert image.height == rows_of_tiles * (cards.TILE_H + cards.TEXT_H + cards.PAD) + cards.PAD
+
+
+def test_card_escapes_html_and_skips_links_that_are_not_web_pages():
+    odd = product(1, "Tom & <Jerry> Tee", url="javascript:alert(1)")
+    odd.brand, odd.image = "A&B", "/nonexistent/missing.jpg"
+    card = cards.card("topwear", [odd, product(2)], "more:x")
+    assert "Tom &amp; &lt;Jerry&gt; Tee" in card.caption and "javascript" not in card.caption
+    urls = [b.url for row in card.keyboard.inline_keyboard for b in row if b.url]
+    assert urls == ["https://www.myntra.com/2"]
+    assert Image.open(io.BytesIO(card.photo)).size[0] > 0  # a missing image is a blank tile
+
+
+# --- preferences --------------------------------------------------------------------------------
+@pytest.mark.parametrize("text,expected", [("men", "men"), ("Women", "women"), ("female", "women"),
+                                           ("ANY", "any"), ("aliens", None), ("", None)])
+def test_parse_gender(text, expected):
+    assert parse_gender(text) == expected
+
+
+@pytest.mark.parametrize("text,expected", [("2000", (True, 2000)), ("₹1,500", (True, 1500)),
+                                           ("2k", (True, 2000)), ("off", (True, None)),
+                                           ("cheap", (False, None)), ("-5", (False, None)),
+                                           ("0", (False, None))])
+def test_parse_budget(text, expected):
+    assert parse_budget(text) == expected
+
+
+def test_prefs_and_counters_survive_reopening(tmp_path):
+    prefs = Prefs(tmp_path / "bot.db")
+    prefs.set_gender(1, "men")
+    prefs.set_budget(1, 999)
+    prefs.set_budget(2, 500)
+    prefs.count("requests")
+    prefs.count("requests", 2)
+    prefs.close()
+    again = Prefs(tmp_path / "bot.db")
+    assert (again.get(1).gender, again.get(1).budget) == ("men", 999)
+    assert (again.get(2).gender, again.get(2).budget) == ("any", 500)
+    assert again.get(3).options(k=5).gender == "any"
+    assert again.counter("requests") == 3 and again.counter("nothing") == 0
+
+
+# --- worker pool --------------------------------------------------------------------------------
+async def test_pool_admits_one_request_per_user_and_a_bounded_number_overall():
+    pool = WorkerPool(workers=1, queue_size=1)
+    a = pool.claim(1)
+    with pytest.raises(AlreadyWorking):
+        pool.claim(1)
+    b = pool.claim(2)
+    with pytest.raises(Busy):
+        pool.claim(3)
+    with a:
+        assert await pool.run(sum, [1, 2, 3]) == 6
+    with pool.claim(3), b:
+        assert pool.in_flight == 2
+    assert pool.in_flight == 0
+    pool.shutdown()
+
+
+# --- nightly refresh ----------------------------------------------------------------------------
+def test_plan_catches_up_only_when_the_last_good_crawl_is_stale():
+    config = Config(crawl_time="02:30", tz="Asia/Kolkata")
+    now = dt.datetime(2026, 11, 27, 6, 0, tzinfo=dt.timezone.utc)
+    assert plan(config, now, None).catch_up
+    assert plan(config, now, now - dt.timedelta(hours=25)).catch_up
+    assert not plan(config, now, now - dt.timedelta(hours=3)).catch_up
+    daily = plan(config, now, None).daily
+    assert (daily.hour, daily.minute, str(daily.tzinfo)) == (2, 30, "Asia/Kolkata")
+    off = plan(Config(crawl_time="off"), now, None)
+    assert off.daily is None and not off.catch_up
+
+
+def test_nightly_job_and_catch_up_land_on_the_job_queue(tmp_path):
+    config = Config(data_dir=tmp_path, crawl_time="03:15", tz="Asia/Kolkata")
+    catalog = Catalog(config.catalog_path, tmp_path)
+    catalog.finish_run(catalog.start_run(["https://www.myntra.com/men-topwear"]), "ok")
+    app = build_application(config, TOKEN, engine=None,
+                            prefs=Prefs(tmp_path / "bot.db"))
+    fresh = schedule(app.job_queue, Refresher(config), clock=lambda: dt.datetime.now(dt.timezone.utc))
+    assert not fresh.catch_up
+    assert [j.name for j in app.job_queue.jobs()] == ["nightly-refresh"]
+    later = lambda: dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=30)  # noqa: E731
+    stale = schedule(app.job_queue, Refresher(config), clock=later)
+    assert stale.catch_up and "catch-up-refresh" in [j.name for j in app.job_queue.jobs()]
+    trigger = app.job_queue.jobs()[0].job.trigger
+    assert str(trigger.timezone) == "Asia/Kolkata" and "hour='3'" in str(trigger)
+
+
+async def test_refreshes_never_overlap_and_failures_are_reported(tmp_path):
+    config = Config(data_dir=tmp_path)
+    slow = Refresher(config, argv=[sys.executable, "-c", "import time; time.sleep(1); print('done')"])
+    first, second = await asyncio.gather(slow.run(), slow.run())
+    assert sorted([first.status, second.status]) == ["busy", "ok"]
+    assert "done" in (first.message + second.message)
+    done = asyncio.Event()
+    outcomes = []
+
+    async def on_done(outcome):
+        outcomes.append(outcome)
+        done.set()
+
+    assert slow.start(on_done) and not slow.start(on_done)
+    await asyncio.wait_for(done.wait(), 10)
+    assert [o.status for o in outcomes] == ["ok"]
+    failing = Refresher(config, argv=[sys.executable, "-c", "import sys; print('crawl: no net');"
+                                                             " sys.exit(1)"])
+    outcome = await failing.run()
+    assert outcome.status == "failed" and outcome.returncode == 1 and "no net" in outcome.message
+
+
+# --- token and transport ------------------------------------------------------------------------
+def test_missing_token_is_one_clear_line_and_a_failure():
+    env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+    proc = subprocess.run([sys.executable, "-m", "bot.app"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().count("\n") == 0 and "TELEGRAM_BOT_TOKEN" in proc.stderr
+
+
+def test_token_never_reaches_the_log():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        protect_token(TOKEN)
+        logging.getLogger("httpx").warning("HTTP Request: POST https://api.telegram.org/bot%s/"
+                                           "getMe", TOKEN)
+        logging.getLogger("telegram.ext").error("failed for https://x/bot%s/sendPhoto", TOKEN)
+        logging.getLogger("anything").error("token %s", TOKEN)
+    finally:
+        root.removeHandler(handler)
+    text = stream.getvalue()
+    assert TOKEN not in text and text.count("<token>") == 3
+    assert logging.getLogger("httpx").getEffectiveLevel() >= logging.WARNING
+
+
+async def test_retry_after_and_timeouts_are_retried(tmp_path):
+    fake = await FakeTelegram().start()
+    config = Config(data_dir=tmp_path, crawl_time="off", telegram_base_url=fake.base_url,
+                    telegram_base_file_url=fake.base_file_url)
+    app = build_application(config, TOKEN, engine=None, http_timeout=1.0)
+    await app.initialize()
+    await app.start()
+    await app.updater.start_polling(poll_interval=0, timeout=1)
+    try:
+        fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", {"retry_after": 1})
+        t = time.monotonic()
+        fake.send_text(1, "/start")
+        await fake.wait_for(lambda: fake.sent(1, "sendMessage"), 20)
+        assert time.monotonic() - t >= 1.0
+        assert "Send me a photo" in fake.sent(1, "sendMessage")[0].text
+
+        # The first try times out (read timeout 1 s): the retry delivers, with no error reply.
+        fake.stall_next("sendMessage", 1.5)
+        fake.send_text(2, "/help")
+        await fake.wait_for(lambda: fake.sent(2, "sendMessage"), 20)
+        await asyncio.sleep(2.5)
+        texts = [c.text for c in fake.sent(2, "sendMessage")]
+        assert texts and all("Send me a photo" in t for t in texts), texts
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        await fake.stop()
