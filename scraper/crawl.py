@@ -12,6 +12,8 @@ import contextlib
 import fcntl
 import logging
 import os
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -68,6 +70,11 @@ class CrawlSummary:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def exit_code(self) -> int:
+        """For the CLI: 0 ok, 1 failed, 3 another crawl is running."""
+        return {"ok": 0, "busy": 3}.get(self.status, 1)
 
     @property
     def committed(self) -> list[str]:
@@ -305,13 +312,33 @@ def crawl(config: Config, urls: Optional[list[str]] = None, max_pages: Optional[
     started = time.monotonic()
     listings = [listing_for(u) for u in urls] if urls else list(LISTINGS)
     max_pages = max_pages if max_pages is not None else config.crawl_max_pages
-    try:
-        with crawl_lock(config.data_dir):
-            summary = _crawl_locked(config, listings, max_pages, fetch_images, driver, progress)
-    except CrawlBusy as e:
-        summary = CrawlSummary(status="busy", error=str(e))
+    with _sigterm_as_exit():
+        try:
+            with crawl_lock(config.data_dir):
+                summary = _crawl_locked(config, listings, max_pages, fetch_images, driver,
+                                        progress)
+        except CrawlBusy as e:
+            summary = CrawlSummary(status="busy", error=str(e))
     summary.seconds = time.monotonic() - started
     return summary
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """SIGTERM (the bot stopping a refresh, a service manager) unwinds like Ctrl-C: the run is
+    recorded as failed and the browser is quit instead of being left behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        raise SystemExit(f"terminated by signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _crawl_locked(config: Config, listings: list[Listing], max_pages: int, fetch_images: bool,

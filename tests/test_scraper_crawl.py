@@ -297,3 +297,29 @@ def test_crawl_killed_half_way_leaves_catalog_consistent(tmp_path, shop):
     assert "interrupted" in runs(config)[1]["error"]
     assert all(r["price"] == before[r["id"]]["price"] + 1 for r in rows(config))
 
+
+
+def test_sigterm_records_the_run_failed_and_changes_nothing(tmp_path, shop):
+    """The bot stopping a refresh (SIGTERM) unwinds cleanly: run recorded, catalog untouched."""
+    config = config_for(tmp_path)
+    env = {**os.environ, "LOOKBOT_DATA_DIR": str(config.data_dir), "LOOKBOT_CRAWL_DELAY": "0",
+           "LOOKBOT_CRAWL_HOSTS": "127.0.0.1"}
+    shop.slow_pages[("men-topwear", 2)] = 8
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, shop.url("men-topwear")],
+                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while "/men-topwear?p=2" not in shop.requests and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "/men-topwear?p=2" in shop.requests
+        proc.send_signal(signal.SIGTERM)  # the crawler only, as the bot would
+        proc.wait(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode != 0
+    assert rows(config) == []
+    (run_row,) = runs(config)
+    assert run_row["status"] == "failed" and "terminated" in run_row["error"]
+    assert run_row["finished"] and run_row["pages"] == 1
