@@ -149,6 +149,12 @@ def to_record(item: Item, listing: Listing, now: str) -> Optional[dict[str, Any]
     }
 
 
+def normalise_url(url: str) -> str:
+    """`www.myntra.com/men-topwear` -> `https://www.myntra.com/men-topwear` (stripped)."""
+    url = url.strip()
+    return url if "://" in url or not url else "https://" + url
+
+
 def listing_key(url: str) -> str:
     """What `products.listing` holds: the listing URL without its page parameter."""
     return strip_page(url)
@@ -310,7 +316,7 @@ def crawl(config: Config, urls: Optional[list[str]] = None, max_pages: Optional[
     when another crawl holds the lock.
     """
     started = time.monotonic()
-    listings = [listing_for(u) for u in urls] if urls else list(LISTINGS)
+    listings = [listing_for(normalise_url(u)) for u in urls] if urls else list(LISTINGS)
     max_pages = max_pages if max_pages is not None else config.crawl_max_pages
     with _sigterm_as_exit():
         try:
