@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import threading
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 
@@ -37,10 +38,19 @@ class Catalog:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.data_dir = Path(data_dir) if data_dir else self.path.parent
-        self.db = sqlite_utils.Database(self.path)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA busy_timeout=30000")
+        self._local = threading.local()
         self.ensure_schema()
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """This thread's connection: sqlite3 connections must not cross threads, and the
+        engine searches from a pool of worker threads."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = sqlite_utils.Database(self.path)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA busy_timeout=30000")
+        return db
 
     def ensure_schema(self) -> None:
         if "products" not in self.db.table_names():
