@@ -429,6 +429,20 @@ class CatalogItem:
     colour: str
     gender: str
     file: Path
+    sha1: Optional[str] = None  # image hash, the key of stored backbone features
+
+
+def catalog_items_from_db(catalog) -> list[CatalogItem]:
+    """Labelled products of the engine's own catalog (the demo catalog by default)."""
+    out = []
+    for row in catalog.products(active_only=True):
+        path = catalog.image_file(row)
+        if path is None or row.get("category") not in CATEGORIES or not row.get("article_type"):
+            continue
+        out.append(CatalogItem(bare_id(row["id"]), row["category"], row["article_type"],
+                               row.get("colour") or "", row.get("gender") or "", path,
+                               row.get("image_sha1")))
+    return out
 
 
 def load_catalog_items(catalog_dir: Path) -> list[CatalogItem]:
@@ -628,8 +642,12 @@ def load_rgb_file(path: Path) -> Optional[Image.Image]:
 
 
 def catalog_features(embedder, items: Sequence[CatalogItem], cache_dir: Optional[Path],
-                     batch: int = 64) -> tuple[np.ndarray, list[Image.Image]]:
-    """Backbone features of catalog images (cached per backbone in `cache_dir`), and the images."""
+                     batch: int = 64, catalog=None) -> tuple[np.ndarray, list[Image.Image]]:
+    """Backbone features of catalog images, and the images.
+
+    Features come from the catalog's store (what `lookbot index` kept), then from an .npz cache
+    in `cache_dir`, and only then from the CNN.
+    """
     images = [load_rgb_file(it.file) or Image.new("RGB", (60, 80), "white") for it in items]
     key = embedder.backbone_version
     cache = Path(cache_dir) / f"catalog-features-{key}.npz" if cache_dir else None
@@ -637,6 +655,12 @@ def catalog_features(embedder, items: Sequence[CatalogItem], cache_dir: Optional
     if cache and cache.exists():
         with np.load(cache) as z:
             known = dict(zip(z["ids"].tolist(), z["feats"]))
+    store_version = getattr(embedder, "features_version", None)
+    if catalog is not None and store_version:
+        shas = sorted({it.sha1 for it in items if it.sha1 and it.id not in known})
+        stored = catalog.get_embeddings(shas, store_version) if shas else {}
+        known.update({it.id: stored[it.sha1] for it in items if it.sha1 in stored})
+        log.info("eval: %d of %d catalog features from the store", len(stored), len(items))
     todo = [i for i, it in enumerate(items) if it.id not in known]
     if todo:
         from tqdm import tqdm
@@ -718,7 +742,10 @@ def eval_retrieval(engine, config: Config, out_dir: Path, ccp_dir: Path, catalog
                    limit: Optional[int], parts: Sequence[str], k: int) -> dict[str, Any]:
     from .pipeline import crop
 
-    items = load_catalog_items(catalog_dir)
+    items = catalog_items_from_db(engine.catalog)
+    source = str(config.catalog_path)
+    if not items:
+        items, source = load_catalog_items(catalog_dir), str(catalog_dir / "products.csv")
     held, split = held_out_ids(config.models_dir)
     if limit is not None:  # a small gallery: the first items of each category
         per_cat: dict[str, int] = Counter()
@@ -730,7 +757,8 @@ def eval_retrieval(engine, config: Config, out_dir: Path, ccp_dir: Path, catalog
         items = small
     log.info("eval: %d catalog images", len(items))
     feats, images = catalog_features(engine.embedder, items,
-                                     None if limit is not None else out_dir / "cache")
+                                     None if limit is not None else out_dir / "cache",
+                                     catalog=engine.catalog)
     variants = embedding_variants(engine.embedder)
     gallery = {v: fn(feats, images) for v, fn in variants.items()}
     cats = [it.category for it in items]
@@ -745,7 +773,8 @@ def eval_retrieval(engine, config: Config, out_dir: Path, ccp_dir: Path, catalog
             for i in qidx:
                 by_cat[items[i].category].append(i)
             qidx = [i for c in CATEGORIES for i in by_cat[c][:limit]]
-        res: dict[str, Any] = {"split": split, "n_queries": len(qidx), "n_gallery": len(items),
+        res: dict[str, Any] = {"split": split, "catalog": source, "n_queries": len(qidx),
+                               "n_gallery": len(items),
                                "k": k, "variants": {}}
         for v, vecs in gallery.items():
             nn = _category_knn(vecs, cats, vecs[qidx], [cats[i] for i in qidx], k, qself=qidx)

@@ -177,6 +177,59 @@ def cmd_eval(args) -> int:
     return 0
 
 
+class _BotPoolAdapter:
+    """The bot's asyncio WorkerPool behind submit()/shutdown(), for `lookbot bench`."""
+
+    def __init__(self, workers: int):
+        import asyncio
+        import threading
+
+        from bot.worker import WorkerPool
+
+        self.pool = WorkerPool(workers=workers, queue_size=0)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def submit(self, fn, *args):
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(self.pool.run(fn, *args), self.loop)
+
+    def shutdown(self, wait: bool = True) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.pool.shutdown()
+        self.loop.close()
+
+
+def _int_list(text: str) -> list[int]:
+    return [int(float(x)) for x in str(text).replace(" ", "").split(",") if x]
+
+
+def cmd_bench(args) -> int:
+    from core.benchmark import format_bench, run_bench
+    from core.config import Config
+
+    pool_factory, pool_name, cards_fn = None, None, None
+    try:
+        from bot import cards
+
+        pool_factory, pool_name = _BotPoolAdapter, "bot.worker.WorkerPool"
+
+        def cards_fn(result):
+            return [cards.card(a.detection.category, a.products, "more")
+                    for a in result.articles]
+    except ImportError as exc:  # the bot's extras are missing: a plain thread pool stands in
+        log.warning("bot worker pool unavailable (%s): using a ThreadPoolExecutor", exc)
+    concurrency = [c for group in args.concurrency or ["1,2,4,8"] for c in _int_list(group)]
+    report = run_bench(Config.from_env(), Path(args.photos), concurrency,
+                       _int_list(args.index_sizes), Path(args.out), limit=args.limit,
+                       pool_factory=pool_factory, pool_name=pool_name, cards_fn=cards_fn)
+    print(json.dumps(report, ensure_ascii=False) if args.json else format_bench(report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lookbot", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -248,6 +301,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parts", default="gate,detector,catalog,street",
                    help="comma-separated subset of gate,detector,catalog,street")
     p.set_defaults(func=cmd_eval)
+
+    from core.benchmark import DEFAULT_PHOTOS
+
+    p = sub.add_parser("bench", help="measure latency, throughput, index and memory figures")
+    p.add_argument("--json", action="store_true", help="all figures as one JSON object")
+    p.add_argument("--out", default="runs/bench", help="folder for bench.json and bench.png")
+    p.add_argument("--photos", default=str(DEFAULT_PHOTOS), help="folder of full-shot photos")
+    p.add_argument("--concurrency", action="append", metavar="N[,N...]",
+                   help="worker counts to measure throughput at (repeat or list; default 1,2,4,8)")
+    p.add_argument("--index-sizes", default="10000,100000",
+                   help="Annoy sizes to measure, e.g. 10000,100000,1000000 (1M takes GBs and "
+                        "many minutes)")
+    p.add_argument("--limit", type=int, default=None, help="at most N photos (quick run)")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("config", help="list the environment variables and their defaults")
     p.set_defaults(func=cmd_config)
