@@ -32,6 +32,9 @@ COMMANDS = [("start", "what to send"), ("help", "what to send, and the commands"
             ("settings", "your gender and budget")]
 
 
+NEW = filters.UpdateType.MESSAGE  # new private/group messages; edits don't re-run a look
+
+
 def handler_list() -> list[BaseHandler]:
     """Every handler, in the order they are tried."""
     return [
@@ -41,10 +44,10 @@ def handler_list() -> list[BaseHandler]:
         CommandHandler("settings", h.settings),
         CommandHandler("stats", h.stats),
         CommandHandler("crawl", h.crawl),
-        MessageHandler(filters.PHOTO, h.photo),
-        MessageHandler(filters.Document.IMAGE, h.image_document),
+        MessageHandler(NEW & filters.PHOTO, h.photo),
+        MessageHandler(NEW & filters.Document.IMAGE, h.image_document),
         CallbackQueryHandler(h.more, pattern=r"^more:"),
-        MessageHandler(filters.ALL, h.other),
+        MessageHandler(NEW, h.other),
     ]
 
 

@@ -78,7 +78,8 @@ def label(category: str) -> str:
 
 def rejection(verdict: GateVerdict) -> str:
     """The plain-words reason, with the gate's reason code behind it (HTML)."""
-    return f"{html.escape(verdict.message)}\n\n<i>reason: {html.escape(verdict.reason)}</i>"
+    return (f"{html.escape(verdict.message, quote=False)}\n\n"
+            f"<i>reason: {html.escape(verdict.reason)}</i>")
 
 
 def summary(result: LookResult) -> str:

@@ -8,7 +8,7 @@ import logging
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Optional
+from typing import TYPE_CHECKING, AsyncIterator, Optional
 
 import numpy as np
 from telegram import Message, Update
@@ -18,13 +18,15 @@ from telegram.ext import ContextTypes
 
 from core.config import Config
 from core.draw import render, to_jpeg
-from core.pipeline import Engine
 from core.records import LookResult
 
 from . import cards
 from .prefs import Prefs, parse_budget, parse_gender
 from .schedule import RefreshOutcome, Refresher
 from .worker import AlreadyWorking, Busy, WorkerPool
+
+if TYPE_CHECKING:  # the engine (torch, MediaPipe) is loaded by app.run, after the token check
+    from core.pipeline import Engine
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,7 @@ class Services:
     """What the handlers share, kept in `application.bot_data["services"]`."""
 
     config: Config
-    engine: Engine
+    engine: "Engine"
     prefs: Prefs
     pool: WorkerPool
     refresher: Refresher

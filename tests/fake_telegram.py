@@ -13,6 +13,7 @@ import itertools
 import json
 import time
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from typing import Any, Callable, Optional
 
 from aiohttp import web
@@ -24,6 +25,42 @@ BOT_USER = {"id": 123456, "is_bot": True, "first_name": "lookbot", "username": "
 DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the real Bot API refuses getFile above 20 MB
 JSON_FIELDS = {"reply_markup", "reply_parameters", "media", "commands", "allowed_updates",
                "entities", "caption_entities", "link_preview_options", "scope"}
+
+
+HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
+             "tg-spoiler", "span", "blockquote", "tg-emoji"}
+
+
+class _HtmlCheck(HTMLParser):
+    """Telegram's HTML subset: known tags, properly nested; anything else is refused."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.out: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in HTML_TAGS:
+            raise ApiError(400, f"Bad Request: can't parse entities: unsupported start tag "
+                                f"\"{tag}\"")
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack.pop() != tag:
+            raise ApiError(400, f"Bad Request: can't parse entities: unmatched end tag \"{tag}\"")
+
+    def handle_data(self, data):
+        self.out.append(data)
+
+
+def visible_html(text: str) -> str:
+    """What Telegram shows for an HTML-formatted text; ApiError when it would refuse it."""
+    parser = _HtmlCheck()
+    parser.feed(text)
+    parser.close()
+    if parser.stack:
+        raise ApiError(400, f"Bad Request: can't parse entities: unclosed <{parser.stack[-1]}>")
+    return "".join(parser.out)
 
 
 @dataclass
@@ -46,8 +83,16 @@ class Call:
         return rp.get("message_id") if isinstance(rp, dict) else None
 
     @property
-    def text(self) -> str:
+    def raw(self) -> str:
+        """The text or caption as sent, markup included."""
         return self.params.get("text") or self.params.get("caption") or ""
+
+    @property
+    def text(self) -> str:
+        """The text or caption as the user sees it (HTML markup removed)."""
+        if self.params.get("parse_mode") == "HTML":
+            return visible_html(self.raw)
+        return self.raw
 
     def photo_bytes(self) -> Optional[bytes]:
         return self.files.get("photo")
@@ -213,6 +258,8 @@ class FakeTelegram:
             faults = self.faults.get(method)
             if faults:
                 raise faults.pop(0)
+            if params.get("parse_mode") == "HTML":
+                visible_html(params.get("text") or params.get("caption") or "")
             handler = getattr(self, f"_m_{method}", None)
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
