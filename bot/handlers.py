@@ -106,6 +106,7 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not is_admin(update, svc):
         await update.effective_message.reply_text(cards.NOT_ADMIN)
         return
+    await svc.pool.run(svc.engine.reload_if_changed)  # show the version searches will use
     s = svc.engine.stats()
     crawl = s.get("last_crawl") or {}
     lines = ["<b>Catalog</b> (active products):"]
