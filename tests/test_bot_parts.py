@@ -219,3 +219,61 @@ async def test_retry_after_and_timeouts_are_retried(tmp_path):
         await app.stop()
         await app.shutdown()
         await fake.stop()
+
+
+async def test_fake_api_speaks_albums_urls_edits_and_files_like_telegram():
+    """The fake server, driven by PTB's own Bot: the calls the issue lists behave as the real
+    API does, limits included, so the end-to-end tests mean something."""
+    from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto
+    from telegram.error import BadRequest
+
+    fake = await FakeTelegram().start()
+    jpegs = [p.read_bytes() for p in CATALOG_IMAGES[:3]]
+    try:
+        async with Bot(TOKEN, base_url=fake.base_url, base_file_url=fake.base_file_url) as bot:
+            assert (await bot.get_me()).username == "lookbot_test_bot"
+            album = await bot.send_media_group(
+                5, [InputMediaPhoto(data, caption=f"<b>{i}</b>", parse_mode="HTML")
+                    for i, data in enumerate(jpegs)])
+            assert len(album) == 3
+            call = fake.sent(5, "sendMediaGroup")[0]
+            assert sorted(call.files.values()) == sorted(jpegs)  # attach:// parts resolved
+            with pytest.raises(BadRequest, match="2-10"):
+                await bot.send_media_group(5, [InputMediaPhoto(jpegs[0])] * 11)
+            by_url = await bot.send_photo(5, "https://www.myntra.com/image.jpg", caption="x")
+            assert fake.sent(5, "sendPhoto")[-1].params["photo"].startswith("https://")
+            with pytest.raises(BadRequest, match="caption is too long"):
+                await bot.send_photo(5, jpegs[0], caption="x" * 1025)
+            with pytest.raises(BadRequest, match="parse entities"):
+                await bot.send_message(5, "<b>unclosed", parse_mode="HTML")
+            keys = InlineKeyboardMarkup([[InlineKeyboardButton("1", url="https://x.example")]])
+            edited = await bot.edit_message_caption(5, by_url.message_id, caption="y",
+                                                    reply_markup=keys)
+            assert edited.caption == "y"
+            await bot.edit_message_text("z", 5, by_url.message_id)
+            await bot.edit_message_reply_markup(5, by_url.message_id, reply_markup=keys)
+            with pytest.raises(BadRequest, match="(?i)button_data_invalid"):
+                await bot.send_message(5, "x", reply_markup=InlineKeyboardMarkup(
+                    [[InlineKeyboardButton("1", callback_data="d" * 65)]]))
+            assert await bot.send_chat_action(5, "typing")
+            assert await bot.set_my_commands([("start", "hi")])
+            assert await bot.delete_webhook()
+
+            message = fake.send_photo(5, jpegs[1])
+            updates = await bot.get_updates(timeout=1)
+            assert updates[-1].message.message_id == message["message_id"]
+            assert not await bot.get_updates(offset=updates[-1].update_id + 1, timeout=0)
+            t = time.monotonic()
+            assert not await bot.get_updates(offset=updates[-1].update_id + 1, timeout=1)
+            assert time.monotonic() - t >= 0.9  # long polling waits for the timeout
+            tg_file = await bot.get_file(updates[-1].message.photo[-1].file_id)
+            assert bytes(await tg_file.download_as_bytearray()) == jpegs[1]
+            huge = fake.add_file(jpegs[1], size=25_000_000)
+            with pytest.raises(BadRequest, match="too big"):
+                await bot.get_file(huge["file_id"])
+            query = fake.press(5, message, "more:x")
+            update = (await bot.get_updates(offset=updates[-1].update_id + 1, timeout=1))[-1]
+            assert update.callback_query.id == query and update.callback_query.data == "more:x"
+            assert await bot.answer_callback_query(query, text="ok")
+    finally:
+        await fake.stop()
