@@ -39,6 +39,7 @@ DEFAULT_INDEX_SIZES = (10_000, 100_000)  # 1_000_000 only on request: GBs and ma
 STAGES = ("decode", "gate", "detect", "embed", "search")
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
+PARTS = ("pipeline", "throughput", "embedding", "index")
 PoolFactory = Callable[[int], Any]  # size -> object with submit(fn, *args) -> Future, shutdown()
 
 
@@ -336,8 +337,11 @@ def run_bench(config: Optional[Config] = None, photos_dir: Path = DEFAULT_PHOTOS
               limit: Optional[int] = None, requests: Optional[int] = None,
               pool_factory: Optional[PoolFactory] = None, pool_name: Optional[str] = None,
               max_index_size: Optional[int] = None, cards_fn: Optional[Callable] = None,
-              engine=None) -> dict[str, Any]:
-    """Every speed figure, under stable keys; writes bench.json and bench.png into `out_dir`."""
+              parts: Sequence[str] = PARTS, engine=None) -> dict[str, Any]:
+    """Every speed figure, under stable keys; writes bench.json and bench.png into `out_dir`.
+
+    `parts` picks among pipeline, throughput, embedding and index (all by default).
+    """
     from .pipeline import Engine
 
     config = config or Config.from_env()
@@ -355,44 +359,51 @@ def run_bench(config: Optional[Config] = None, photos_dir: Path = DEFAULT_PHOTOS
                           detector=getattr(engine.detector, "name", type(engine.detector).__name__),
                           index_version=engine.index.version if engine.index else None)
 
-    log.info("bench: per-stage latency on %d photos", len(photos))
-    pipe = stage_latencies(engine, photos, cards_fn=cards_fn)
-    if cards_fn is None:
-        pipe["cards"] = "not measured: card rendering lives in bot/; pass cards_fn"
-    pipe["look_p50_goal_ms"] = 300
-    p50 = pipe["look"]["p50_ms"]
-    pipe["goal_met"] = p50 is not None and p50 <= 300
-    pipe["look_p50_in_cpu_reference_units"] = round(p50 / report["meta"]["cpu_reference_ms"], 2) \
-        if p50 else None
-    report["pipeline"] = pipe
-    report["memory"] = {"all_models_loaded": rss_mb()}
+    report["memory"] = {"engine_loaded": rss_mb()}
+    if "pipeline" in parts:
+        log.info("bench: per-stage latency on %d photos", len(photos))
+        pipe = stage_latencies(engine, photos, cards_fn=cards_fn)
+        if cards_fn is None:
+            pipe["cards"] = "not measured: card rendering lives in bot/; pass cards_fn"
+        pipe["look_p50_goal_ms"] = 300
+        p50 = pipe["look"]["p50_ms"]
+        pipe["goal_met"] = p50 is not None and p50 <= 300
+        pipe["look_p50_in_cpu_reference_units"] = \
+            round(p50 / report["meta"]["cpu_reference_ms"], 2) if p50 else None
+        report["pipeline"] = pipe
+        # Every model has run by now (gate, detector, embedder, index pages touched).
+        report["memory"]["all_models_loaded"] = rss_mb()
 
-    n_req = requests or max(16, 2 * max(concurrency, default=1))
-    log.info("bench: throughput at concurrency %s, %d requests each", list(concurrency), n_req)
-    report["throughput"] = {
-        "pool": pool_name or ("bot worker pool" if pool_factory else
-                              "ThreadPoolExecutor (stand-in for the bot's worker pool)"),
-        "by_concurrency": throughput(engine, photos, concurrency, n_req, pool_factory)}
+    if "throughput" in parts:
+        n_req = requests or max(16, 2 * max(concurrency, default=1))
+        log.info("bench: throughput at concurrency %s, %d requests each", list(concurrency),
+                 n_req)
+        report["throughput"] = {
+            "pool": pool_name or ("bot worker pool" if pool_factory else
+                                  "ThreadPoolExecutor (stand-in for the bot's worker pool)"),
+            "by_concurrency": throughput(engine, photos, concurrency, n_req, pool_factory)}
 
-    from .indexer import load_catalog_image
+    if "embedding" in parts:
+        from .indexer import load_catalog_image
 
-    imgs = []
-    for row in engine.catalog.products():
-        path = engine.catalog.image_file(row)
-        im = load_catalog_image(path) if path else None
-        if im is not None:
-            imgs.append(im)
-        if len(imgs) >= (64 if limit else 256):
-            break
-    if imgs:
-        log.info("bench: embedding throughput on %d catalog images", len(imgs))
-        report["embedding"] = embedding_throughput(engine.embedder, imgs)
+        imgs = []
+        for row in engine.catalog.products():
+            path = engine.catalog.image_file(row)
+            im = load_catalog_image(path) if path else None
+            if im is not None:
+                imgs.append(im)
+            if len(imgs) >= (64 if limit else 256):
+                break
+        if imgs:
+            log.info("bench: embedding throughput on %d catalog images", len(imgs))
+            report["embedding"] = embedding_throughput(engine.embedder, imgs)
     report["memory"]["after_pipeline"] = rss_mb()
 
-    log.info("bench: Annoy at sizes %s", list(index_sizes))
-    report["index"] = annoy_bench(engine.embedder.dim, index_sizes, config.annoy_trees,
-                                  config.search_k_factor, centres=real_vectors(engine),
-                                  queries=50 if limit else 200, max_size=max_index_size)
+    if "index" in parts:
+        log.info("bench: Annoy at sizes %s", list(index_sizes))
+        report["index"] = annoy_bench(engine.embedder.dim, index_sizes, config.annoy_trees,
+                                      config.search_k_factor, centres=real_vectors(engine),
+                                      queries=50 if limit else 200, max_size=max_index_size)
     report["memory"]["end"] = rss_mb()
     report["meta"]["seconds"] = round(time.perf_counter() - start, 1)
     report["plot"] = str(plot_bench(report, out_dir / "bench.png"))
@@ -435,7 +446,7 @@ def format_bench(report: dict[str, Any]) -> str:
                      f"(x{e['head_overhead_ratio']} time)" if "with_head_images_per_s" in e else "")]
     mem = report.get("memory")
     if mem:
-        a = mem.get("all_models_loaded", {})
+        a = mem.get("all_models_loaded") or mem.get("engine_loaded", {})
         lines.append(f"Memory with all models loaded: RSS {a.get('rss_mb')} MiB, peak "
                      f"{a.get('peak_rss_mb')} MiB (whole run peak "
                      f"{mem.get('end', {}).get('peak_rss_mb')} MiB)")

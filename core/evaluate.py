@@ -16,8 +16,12 @@ Definitions written down here, once:
   (`core.detector_training.load_ccp_labels`: dresses split at the waist, layered tops merged) on the
   photos of `data/models/detector_split.json`'s `val` list; without that file, the same fixed-seed
   split (`split_photos(n_val=160, seed=0)`) is recomputed.
-- Catalog to catalog: each held-out catalog item (`embedding_split.json`, else every item) queries
-  the exact nearest neighbours of its own category among all catalog items, excluding itself.
+- Catalog to catalog: the engine's catalog (the demo catalog by default; products.csv when the
+  database is empty). Each held-out item (`embedding_split.json`'s `heldout`, else every item)
+  queries the exact nearest neighbours of its own category among all catalog items, excluding
+  itself, with each embedding in turn: `backbone` (ImageNet features alone, the baseline) and
+  `head` (the trained head, what `look` uses) when one is installed. Exact search isolates the
+  embedding; Annoy's own recall is measured by `lookbot bench`.
   P@5 counts results with the same `article_type`, the same `colour`, and the same gender group
   (GENDER_GROUPS below; Unisex agrees with everyone).
 - Street to shop: each CCP garment (one ccp_label in one validation photo; both shoes together)

@@ -225,7 +225,8 @@ def cmd_bench(args) -> int:
     concurrency = [c for group in args.concurrency or ["1,2,4,8"] for c in _int_list(group)]
     report = run_bench(Config.from_env(), Path(args.photos), concurrency,
                        _int_list(args.index_sizes), Path(args.out), limit=args.limit,
-                       pool_factory=pool_factory, pool_name=pool_name, cards_fn=cards_fn)
+                       pool_factory=pool_factory, pool_name=pool_name, cards_fn=cards_fn,
+                       parts=[x.strip() for x in args.parts.split(",") if x.strip()])
     print(json.dumps(report, ensure_ascii=False) if args.json else format_bench(report))
     return 0
 
@@ -314,6 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Annoy sizes to measure, e.g. 10000,100000,1000000 (1M takes GBs and "
                         "many minutes)")
     p.add_argument("--limit", type=int, default=None, help="at most N photos (quick run)")
+    p.add_argument("--parts", default="pipeline,throughput,embedding,index",
+                   help="comma-separated subset of pipeline,throughput,embedding,index")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("config", help="list the environment variables and their defaults")
