@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any, Callable, Optional
 
-from aiohttp import web
+from aiohttp import ClientConnectionError, ClientSession, web
 
 TOKEN = "123456:FAKE-token-for-tests"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "lookbot", "username": "lookbot_test_bot",
@@ -124,6 +124,9 @@ class FakeTelegram:
         self.files: dict[str, FakeFile] = {}
         self.faults: dict[str, list[ApiError]] = {}
         self.stalls: dict[str, list[float]] = {}
+        self.webhook: dict[str, str] = {}  # url and secret_token once setWebhook was called
+        self.webhook_statuses: list[int] = []
+        self._tasks: set[asyncio.Task] = set()
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
         self._file_ids = itertools.count(1)
@@ -144,6 +147,8 @@ class FakeTelegram:
         return self
 
     async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -211,8 +216,25 @@ class FakeTelegram:
         self.stalls.setdefault(method, []).append(seconds)
 
     def _push(self, update: dict) -> None:
-        self.updates.append({"update_id": next(self._update_ids), **update})
+        update = {"update_id": next(self._update_ids), **update}
+        if self.webhook:
+            self._tasks.add(asyncio.get_running_loop().create_task(self._deliver(update)))
+            return
+        self.updates.append(update)
         asyncio.get_running_loop().create_task(self._notify())
+
+    async def _deliver(self, update: dict) -> None:
+        """Webhook mode: POST the update to the bot, as Telegram does, with the secret."""
+        headers = {"X-Telegram-Bot-Api-Secret-Token": self.webhook.get("secret_token", "")}
+        async with ClientSession() as session:
+            for attempt in range(40):  # like Telegram, retry while the bot's server isn't up
+                try:
+                    async with session.post(self.webhook["url"], json=update,
+                                            headers=headers) as resp:
+                        self.webhook_statuses.append(resp.status)
+                        return
+                except ClientConnectionError:
+                    await asyncio.sleep(0.25)
 
     async def _notify(self) -> None:
         async with self._changed:
@@ -321,7 +343,14 @@ class FakeTelegram:
     async def _m_getMe(self, params, files):
         return BOT_USER
 
+    async def _m_setWebhook(self, params, files):
+        self.webhook = {"url": params["url"], "secret_token": params.get("secret_token", "")}
+        return True
+
     async def _m_getUpdates(self, params, files):
+        if self.webhook:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active;"
+                                " use deleteWebhook to delete the webhook first")
         offset = int(params.get("offset") or 0)
         timeout = float(params.get("timeout") or 0)
         limit = int(params.get("limit") or 100)
@@ -404,10 +433,12 @@ class FakeTelegram:
         return True
 
     async def _m_deleteWebhook(self, params, files):
+        self.webhook = {}
         return True
 
     async def _m_getWebhookInfo(self, params, files):
-        return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+        return {"url": self.webhook.get("url", ""), "has_custom_certificate": False,
+                "pending_update_count": len(self.updates)}
 
     async def _m_close(self, params, files):
         return True
