@@ -715,7 +715,20 @@ def run_eval(config: Optional[Config] = None, out_dir: Optional[Path] = None,
              limit: Optional[int] = None, catalog_dir: Path = DEFAULT_CATALOG_DIR,
              parts: Sequence[str] = ("gate", "detector", "catalog", "street"), k: int = 5,
              engine=None) -> dict[str, Any]:
-    """Every quality figure, under stable keys. `limit` caps each set for a quick run."""
+    """Every quality figure, under stable keys. `limit` caps each set for a quick run.
+
+    The work runs in one worker thread, as the bot runs the engine: on a busy 2-core machine
+    torch in the main thread can be several times slower (its thread team spins for cores).
+    """
+    import concurrent.futures as cf
+
+    with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="lookbot-eval") as pool:
+        return pool.submit(_run_eval, config, out_dir, people_dir, ccp_dir, limit, catalog_dir,
+                           parts, k, engine).result()
+
+
+def _run_eval(config, out_dir, people_dir, ccp_dir, limit, catalog_dir, parts, k, engine
+              ) -> dict[str, Any]:
     from .pipeline import Engine
 
     config = config or Config.from_env()
