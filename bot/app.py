@@ -8,9 +8,11 @@ import asyncio
 import logging
 import os
 import sys
+from contextlib import nullcontext
 from typing import Any, Optional
 from urllib.parse import urlparse
 
+from aiolimiter import AsyncLimiter
 from telegram import BotCommand, Update
 from telegram.error import TimedOut
 from telegram.ext import (AIORateLimiter, Application, BaseHandler, CallbackQueryHandler,
@@ -52,23 +54,42 @@ def handler_list() -> list[BaseHandler]:
 
 
 class RetryingRateLimiter(AIORateLimiter):
-    """AIORateLimiter (which retries RetryAfter) that also retries a call that timed out."""
+    """AIORateLimiter (overall and group limits, RetryAfter retried), plus about one message a
+    second per private chat after a short burst, and retries of calls that timed out."""
 
-    def __init__(self, timeout_retries: int = 2, **kwargs: Any):
+    def __init__(self, timeout_retries: int = 2, chat_burst: int = 3,
+                 chat_seconds_per_message: float = 1.0, **kwargs: Any):
         super().__init__(**kwargs)
         self.timeout_retries = timeout_retries
+        self.chat_burst, self.chat_period = chat_burst, chat_burst * chat_seconds_per_message
+        self._chat_limiters: dict[int, AsyncLimiter] = {}
+
+    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
+        if len(self._chat_limiters) > 1024:  # forget chats whose bucket has drained
+            for key, limiter in list(self._chat_limiters.items()):
+                if limiter.has_capacity(limiter.max_rate):
+                    del self._chat_limiters[key]
+        if chat_id not in self._chat_limiters:
+            self._chat_limiters[chat_id] = AsyncLimiter(self.chat_burst, self.chat_period)
+        return self._chat_limiters[chat_id]
 
     async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
-        for attempt in range(self.timeout_retries + 1):
-            try:
-                return await super().process_request(callback, args, kwargs, endpoint, data,
-                                                      rate_limit_args)
-            except TimedOut:
-                if attempt == self.timeout_retries:
-                    raise
-                log.warning("%s timed out; retrying (%d/%d)", endpoint, attempt + 1,
-                            self.timeout_retries)
-                await asyncio.sleep(1 + attempt)
+        paced = endpoint.startswith("send") and endpoint != "sendChatAction"
+        try:
+            chat_id = int(data.get("chat_id"))
+        except (TypeError, ValueError):
+            chat_id, paced = 0, False
+        async with (self._chat_limiter(chat_id) if paced and chat_id > 0 else nullcontext()):
+            for attempt in range(self.timeout_retries + 1):
+                try:
+                    return await super().process_request(callback, args, kwargs, endpoint, data,
+                                                          rate_limit_args)
+                except TimedOut:
+                    if attempt == self.timeout_retries:
+                        raise
+                    log.warning("%s timed out; retrying (%d/%d)", endpoint, attempt + 1,
+                                self.timeout_retries)
+                    await asyncio.sleep(1 + attempt)
 
 
 def parse_admin_ids(text: str) -> frozenset[int]:

@@ -71,6 +71,7 @@ class Call:
     params: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)
     result: Any = None
+    at: float = field(default_factory=time.monotonic)  # when the server received it
 
     @property
     def chat_id(self) -> Optional[int]:

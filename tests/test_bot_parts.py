@@ -277,3 +277,25 @@ async def test_fake_api_speaks_albums_urls_edits_and_files_like_telegram():
             assert await bot.answer_callback_query(query, text="ok")
     finally:
         await fake.stop()
+
+
+async def test_private_chats_get_about_one_message_a_second_after_a_short_burst():
+    from telegram.ext import ExtBot
+
+    from bot.app import RetryingRateLimiter
+
+    fake = await FakeTelegram().start()
+    limiter = RetryingRateLimiter(chat_burst=2, chat_seconds_per_message=0.5)
+    try:
+        async with ExtBot(TOKEN, base_url=fake.base_url, base_file_url=fake.base_file_url,
+                          rate_limiter=limiter) as bot:
+            await asyncio.gather(*(bot.send_message(5, f"m{i}") for i in range(6)),
+                                 *(bot.send_message(100 + i, "other chat") for i in range(4)),
+                                 *(bot.send_chat_action(5, "typing") for i in range(4)))
+        one_chat = [c.at for c in fake.sent(5, "sendMessage")]
+        others = [c.at for c in fake.sent(None, "sendMessage") if c.chat_id >= 100]
+        actions = [c.at for c in fake.sent(5, "sendChatAction")]
+        assert len(one_chat) == 6 and max(one_chat) - min(one_chat) >= 1.5  # 2 at once, then 2/s
+        assert max(others) - min(others) < 0.5 and max(actions) - min(actions) < 0.5
+    finally:
+        await fake.stop()
