@@ -95,6 +95,22 @@ def nothing_found(category: str, budget: Optional[int], more: bool) -> str:
     return f"I found no {what} products{limit} like this one in the catalog."
 
 
+def stats(engine_stats: dict, refreshing: bool, served: int, busy: int, users: int) -> str:
+    """The admin's /stats text (HTML) from Engine.stats() and the bot's counters."""
+    s, esc = engine_stats, html.escape
+    crawl = s.get("last_crawl") or {}
+    when = crawl.get("finished") or crawl.get("started") or "never"
+    lines = ["<b>Catalog</b> (active products):"]
+    lines += [f"  {esc(cat)}: {n:,} ({s['indexed'].get(cat, 0):,} indexed)"
+              for cat, n in s["catalog"].items()]
+    lines += [f"<b>Index</b>: {esc(str(s['index_version']))} ({esc(str(s['embedding']))})",
+              f"<b>Last crawl</b>: {esc(str(when))} {esc(str(crawl.get('status') or ''))}".rstrip(),
+              f"<b>Refresh running</b>: {'yes' if refreshing else 'no'}",
+              f"<b>Requests served</b>: {served:,} ({busy:,} turned away busy)",
+              f"<b>Users with settings</b>: {users:,}"]
+    return "\n".join(lines)
+
+
 @dataclass
 class Card:
     """One message: a collage photo, its HTML caption and its keyboard."""

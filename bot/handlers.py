@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import logging
 import uuid
 from collections import OrderedDict
@@ -107,19 +106,9 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await update.effective_message.reply_text(cards.NOT_ADMIN)
         return
     await svc.pool.run(svc.engine.reload_if_changed)  # show the version searches will use
-    s = svc.engine.stats()
-    crawl = s.get("last_crawl") or {}
-    lines = ["<b>Catalog</b> (active products):"]
-    lines += [f"  {cat}: {n:,} ({s['indexed'].get(cat, 0):,} indexed)"
-              for cat, n in s["catalog"].items()]
-    lines += [f"<b>Index</b>: {html.escape(str(s['index_version']))} ({html.escape(s['embedding'])})",
-              f"<b>Last crawl</b>: {html.escape(str(crawl.get('finished') or crawl.get('started') or 'never'))}"
-              f" {html.escape(str(crawl.get('status') or ''))}",
-              f"<b>Refresh running</b>: {'yes' if svc.refresher.running else 'no'}",
-              f"<b>Requests served</b>: {svc.prefs.counter('requests'):,} "
-              f"({svc.prefs.counter('busy'):,} turned away busy)",
-              f"<b>Users with settings</b>: {svc.prefs.users():,}"]
-    await update.effective_message.reply_text("\n".join(lines), parse_mode=HTML)
+    text = cards.stats(svc.engine.stats(), svc.refresher.running, svc.prefs.counter("requests"),
+                       svc.prefs.counter("busy"), svc.prefs.users())
+    await update.effective_message.reply_text(text, parse_mode=HTML)
 
 
 async def crawl(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

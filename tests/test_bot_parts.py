@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -132,10 +131,11 @@ def test_nightly_job_and_catch_up_land_on_the_job_queue(tmp_path):
     catalog.finish_run(catalog.start_run(["https://www.myntra.com/men-topwear"]), "ok")
     app = build_application(config, TOKEN, engine=None,
                             prefs=Prefs(tmp_path / "bot.db"))
-    fresh = schedule(app.job_queue, Refresher(config), clock=lambda: dt.datetime.now(dt.timezone.utc))
+    now = lambda: dt.datetime.now(dt.timezone.utc)  # noqa: E731
+    fresh = schedule(app.job_queue, Refresher(config), clock=now)
     assert not fresh.catch_up
     assert [j.name for j in app.job_queue.jobs()] == ["nightly-refresh"]
-    later = lambda: dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=30)  # noqa: E731
+    later = lambda: now() + dt.timedelta(hours=30)  # noqa: E731
     stale = schedule(app.job_queue, Refresher(config), clock=later)
     assert stale.catch_up and "catch-up-refresh" in [j.name for j in app.job_queue.jobs()]
     trigger = app.job_queue.jobs()[0].job.trigger
@@ -144,7 +144,8 @@ def test_nightly_job_and_catch_up_land_on_the_job_queue(tmp_path):
 
 async def test_refreshes_never_overlap_and_failures_are_reported(tmp_path):
     config = Config(data_dir=tmp_path)
-    slow = Refresher(config, argv=[sys.executable, "-c", "import time; time.sleep(1); print('done')"])
+    slow = Refresher(config, argv=[sys.executable, "-c",
+                                   "import time; time.sleep(1); print('done')"])
     first, second = await asyncio.gather(slow.run(), slow.run())
     assert sorted([first.status, second.status]) == ["busy", "ok"]
     assert "done" in (first.message + second.message)
