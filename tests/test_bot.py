@@ -15,6 +15,7 @@ from PIL import Image
 from bot import cards
 from bot.app import build_application
 from bot.schedule import Refresher
+from core.config import Config
 from core.gate import MESSAGES
 from core.imageio import BAD_INPUT_MESSAGES
 from core.index import GENDER_SCOPES, current_version
@@ -28,10 +29,11 @@ CARD_TITLE = re.compile(r"^(\w+): similar products")
 
 
 @pytest.fixture(scope="module")
-def look_engine(engine):
-    if current_version(engine.config.index_root) is None:
-        pytest.skip(f"no catalog index in {engine.config.index_root}: run `lookbot index`")
-    return engine
+def look_engine(request):
+    root = Config.from_env().index_root
+    if current_version(root) is None:
+        pytest.skip(f"no catalog index in {root}: run `lookbot index`")
+    return request.getfixturevalue("engine")  # the session's engine, loaded once
 
 
 @dataclasses.dataclass
