@@ -158,6 +158,12 @@ async def test_half_body_photo_is_told_why(look_engine, tmp_path):
         assert "feet_out_of_frame" in replies[0].text
         assert not card_calls(bot, 7)
 
+        # The same photo sent as a file (an image document) takes the same road.
+        document = bot.fake.send_document(8, shared(*HALF_BODY).read_bytes(), "image/jpeg",
+                                          "me.jpg")
+        await bot.settled()
+        assert "feet_out_of_frame" in bot.fake.replies_to(document)[0].text
+
 
 async def test_every_bad_input_gets_a_clear_reply(look_engine, tmp_path):
     photo = shared(*FULL_SHOT).read_bytes()

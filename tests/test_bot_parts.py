@@ -300,3 +300,28 @@ async def test_private_chats_get_about_one_message_a_second_after_a_short_burst(
         assert max(others) - min(others) < 0.5 and max(actions) - min(actions) < 0.5
     finally:
         await fake.stop()
+
+
+async def test_a_crashing_handler_is_logged_and_the_user_told(tmp_path, caplog):
+    fake = await FakeTelegram().start()
+    config = Config(data_dir=tmp_path, crawl_time="off", telegram_base_url=fake.base_url,
+                    telegram_base_file_url=fake.base_file_url)
+    # No engine at all: the photo handler fails inside, as any unexpected bug would.
+    app = build_application(config, TOKEN, engine=None)
+    await app.initialize()
+    await app.start()
+    await app.updater.start_polling(poll_interval=0, timeout=1)
+    try:
+        message = fake.send_photo(3, CATALOG_IMAGES[0].read_bytes())
+        await fake.wait_for(lambda: fake.sent(3, "sendMessage"), 20)
+        assert fake.sent(3, "sendMessage")[0].text == cards.SOMETHING_WRONG
+        assert app.bot_data["services"].pool.in_flight == 0, "the user's slot is released"
+        fake.send_text(3, "/start")  # and the bot is still answering
+        await fake.wait_for(lambda: len(fake.sent(3, "sendMessage")) >= 2, 20)
+        assert message["message_id"]
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        await fake.stop()
+    assert "error while handling an update" in caplog.text
