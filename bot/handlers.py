@@ -144,6 +144,7 @@ async def image_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 async def look(update: Update, context: ContextTypes.DEFAULT_TYPE, file_id: str,
                size: Optional[int]) -> None:
+    """Admit, download, look (in the pool) and answer; every path ends in a reply."""
     svc, message, uid = services(context), update.effective_message, update.effective_user.id
     limit = svc.config.bot_max_download_bytes
     if size and size > limit:
@@ -197,11 +198,11 @@ async def send_result(message: Message, context: ContextTypes.DEFAULT_TYPE, resu
     if not result.articles:
         await message.reply_text(cards.NO_ARTICLES, do_quote=True)
         return
-    boxed = await svc.pool.run(render, data, [a.detection for a in result.articles]) \
+    boxed = await svc.pool.run(boxed_jpeg, data, [a.detection for a in result.articles]) \
         if svc.config.bot_draw_boxes else None
     if boxed is not None:
-        await message.reply_photo(to_jpeg(boxed), caption=cards.summary(result),
-                                  parse_mode=HTML, do_quote=True)
+        await message.reply_photo(boxed, caption=cards.summary(result), parse_mode=HTML,
+                                  do_quote=True)
     else:
         await message.reply_text(cards.summary(result), parse_mode=HTML, do_quote=True)
     budget = svc.prefs.get(message.from_user.id).budget if message.from_user else None
@@ -210,14 +211,22 @@ async def send_result(message: Message, context: ContextTypes.DEFAULT_TYPE, resu
         await send_card(message.chat_id, context, shown, article.products, budget)
 
 
+def boxed_jpeg(data: bytes, detections: list) -> Optional[bytes]:
+    """The user's photo with the articles boxed, as JPEG; None when it can't be drawn."""
+    image = render(data, detections)
+    return to_jpeg(image) if image is not None else None
+
+
 async def send_card(chat_id: int, context: ContextTypes.DEFAULT_TYPE, shown: Shown,
                     products: list, budget: Optional[int]) -> None:
+    """One article's card, or a line saying nothing (more) was found."""
     if not products:
         await context.bot.send_message(chat_id, cards.nothing_found(
             shown.category, budget, more=shown.offset > 0))
         return
     key = remember(context, shown)
-    card = cards.card(shown.category, products, f"more:{key}", first=shown.offset + 1)
+    card = await services(context).pool.run(cards.card, shown.category, products,
+                                            f"more:{key}", shown.offset + 1)  # PIL work
     await context.bot.send_photo(chat_id, card.photo, caption=card.caption, parse_mode=HTML,
                                  reply_markup=card.keyboard)
 
