@@ -196,3 +196,12 @@ def test_eval_command_end_to_end_on_a_tiny_subset(tmp_path, capsys):
         assert 0.0 <= v["colour_family_at5"] <= 1.0
     assert Path(report["contact_sheet"]).exists()
     assert json.loads((tmp_path / "eval.json").read_text())["gate"] == report["gate"]
+    text = ev.format_eval(report)
+    assert "Gate (2 labelled photos)" in text and "Street to shop" in text
+
+    from core.benchmark import measurements_markdown
+
+    md = measurements_markdown(report, None, eval_cmd="lookbot eval --limit 1")
+    assert "## Quality" in md and "`lookbot eval --limit 1`" in md
+    rate = report["gate"]["fullshot_pass_rate"]
+    assert f"| {rate:.3f} | 0.95 | {'met' if rate >= 0.95 else '**not met**'} |" in md
