@@ -138,6 +138,14 @@ class Catalog:
               "vector": v.astype(np.float16).tobytes()} for k, v in vectors.items()),
             pk=("image_sha1", "model"))
 
+    def prune_embeddings(self, keep_models: list[str]) -> int:
+        """Drop vectors of embeddings no index uses any more; returns how many went."""
+        marks = ",".join("?" * len(keep_models))
+        cursor = self.db.execute(f"delete from embeddings where model not in ({marks})",
+                                 keep_models)
+        self.db.conn.commit()
+        return cursor.rowcount
+
     # --- crawl runs ---------------------------------------------------------------------
     def start_run(self, urls: list[str]) -> int:
         table = self.db["crawl_runs"]

