@@ -253,7 +253,8 @@ def median_nn_distance(vectors: np.ndarray, sample: int = 500, seed: int = 0) ->
 
 def annoy_bench(dim: int, sizes: Sequence[int], trees: int, search_k_factor: int,
                 centres: Optional[np.ndarray] = None, queries: int = 200, k: int = 10,
-                seed: int = 0, max_size: Optional[int] = None) -> dict[str, Any]:
+                seed: int = 0, max_size: Optional[int] = None,
+                sweep_factors: Sequence[int] = (1, 2, 5, 10)) -> dict[str, Any]:
     """Build time, query latency and recall@k of Annoy (production settings) per index size."""
     from annoy import AnnoyIndex
 
@@ -277,6 +278,7 @@ def annoy_bench(dim: int, sizes: Sequence[int], trees: int, search_k_factor: int
             continue
         base = synthetic_vectors(centres, n, noise, seed + n)
         qs = synthetic_vectors(centres, queries, noise, seed + n + 1)
+        rss_before = rss_mb()["rss_mb"] or 0.0
         t = time.perf_counter()
         index = AnnoyIndex(dim, "euclidean")
         index.set_seed(42)
@@ -290,11 +292,26 @@ def annoy_bench(dim: int, sizes: Sequence[int], trees: int, search_k_factor: int
             t = time.perf_counter()
             approx.append(index.get_nns_by_vector(ql, k, search_k=search_k))
             lat.append(time.perf_counter() - t)
-        exact = exact_topk(base, qs, k)
-        rec = recall_at_k(approx, exact.tolist(), k)
+        index_mb = round((rss_mb()["rss_mb"] or 0.0) - rss_before, 1)
+        exact = exact_topk(base, qs, k).tolist()
+        rec = recall_at_k(approx, exact, k)
         lat_s = summarise(lat)
+        # The same index at smaller search_k: where recall and latency meet, for tuning
+        # LOOKBOT_SEARCH_K_FACTOR.
+        sweep = {}
+        for factor in sweep_factors:
+            sk = max(k * trees * factor, 1)
+            lat2, approx2 = [], []
+            for q in qs:
+                ql = q.tolist()
+                t = time.perf_counter()
+                approx2.append(index.get_nns_by_vector(ql, k, search_k=sk))
+                lat2.append(time.perf_counter() - t)
+            sweep[str(factor)] = {"search_k": sk, "p50_ms": summarise(lat2)["p50_ms"],
+                                  f"recall_at_{k}": round(recall_at_k(approx2, exact, k), 4)}
         out["sizes"][str(n)] = {"build_s": round(build_s, 2), "query": lat_s,
-                                f"recall_at_{k}": round(rec, 4),
+                                f"recall_at_{k}": round(rec, 4), "index_rss_mb": index_mb,
+                                "search_k_factor_sweep": sweep,
                                 "goal_met": (rec >= 0.95 and (lat_s["p50_ms"] or 1e9) < 1.0)
                                 if n == 100_000 else None}
         log.info("bench: annoy %d x %d: build %.1f s, p50 %.3f ms, recall@%d %.3f",
@@ -399,7 +416,7 @@ def run_bench(config: Optional[Config] = None, photos_dir: Path = DEFAULT_PHOTOS
         report["memory"]["all_models_loaded"] = rss_mb()
 
     if "throughput" in parts:
-        n_req = requests or max(16, 2 * max(concurrency, default=1))
+        n_req = requests or max(len(photos), 2 * max(concurrency, default=1))
         log.info("bench: throughput at concurrency %s, %d requests each", list(concurrency),
                  n_req)
         report["throughput"] = {
@@ -489,6 +506,11 @@ def format_bench(report: dict[str, Any]) -> str:
             lines.append(f"  {int(n):>9}{v['build_s']:>9.1f}{_f(v['query']['p50_ms'], 3):>9}"
                          f"{_f(v['query']['p95_ms'], 3):>9}{v['recall_at_' + str(ix['k'])]:>11.3f}"
                          + goal)
+            sweep = v.get("search_k_factor_sweep", {})
+            if sweep:
+                lines.append("      smaller search_k factor -> p50 ms / recall: " + ", ".join(
+                    f"{f}: {_f(x['p50_ms'], 3)} / {x['recall_at_' + str(ix['k'])]:.3f}"
+                    for f, x in sweep.items()))
         if ix["skipped"]:
             lines.append(f"  not measured: {ix['skipped']} (ask with --index-sizes; 1M needs GBs "
                          f"and many minutes on 2 cores)")
@@ -621,6 +643,11 @@ def measurements_markdown(ev: Optional[dict[str, Any]], bench: Optional[dict[str
                            f"{_n(v['recall_at_10'])} | "
                            f"{'0.95 at < 1 ms' if n == '100000' else ''} | "
                            f"{_met(ok) if ok is not None else ''} |")
+                sweep = v.get("search_k_factor_sweep", {})
+                if sweep:
+                    out.append(f"| Annoy {int(n):,}: search_k factor → query p50 ms / recall@10 | "
+                               + "; ".join(f"{f}: {_n(x['p50_ms'])} / {_n(x['recall_at_10'])}"
+                                           for f, x in sweep.items()) + " | | |")
             if ix["skipped"]:
                 out.append(f"| Annoy sizes not measured | {', '.join(f'{n:,}' for n in ix['skipped'])}"
                            f" | | |")

@@ -63,6 +63,9 @@ def test_annoy_bench_finds_a_clustered_index_and_reports_skips():
     assert fig["recall_at_10"] > 0.9  # a generous search over 2,000 vectors is near exact
     assert fig["build_s"] > 0 and fig["query"]["n"] == 30
     assert r["search_k"] == 10 * 10 * 20
+    sweep = fig["search_k_factor_sweep"]
+    assert [sweep[f]["search_k"] for f in ("1", "2", "5", "10")] == [100, 200, 500, 1000]
+    assert sweep["10"]["recall_at_10"] >= sweep["1"]["recall_at_10"]  # more search, more found
 
 
 def test_rss_and_reference_are_positive():
