@@ -59,13 +59,35 @@ def test_annoy_bench_finds_a_clustered_index_and_reports_skips():
     r = bm.annoy_bench(32, [2000, 5000], trees=10, search_k_factor=20, centres=centres,
                        queries=30, max_size=3000)
     assert list(r["sizes"]) == ["2000"] and 5000 in r["skipped"] and 1_000_000 in r["skipped"]
-    fig = r["sizes"]["2000"]
-    assert fig["recall_at_10"] > 0.9  # a generous search over 2,000 vectors is near exact
-    assert fig["build_s"] > 0 and fig["query"]["n"] == 30
     assert r["search_k"] == 10 * 10 * 20
-    sweep = fig["search_k_factor_sweep"]
-    assert [sweep[f]["search_k"] for f in ("1", "2", "5", "10")] == [100, 200, 500, 1000]
-    assert sweep["10"]["recall_at_10"] >= sweep["1"]["recall_at_10"]  # more search, more found
+    real = r["real"]
+    assert real["n"] == 300 and real["recall_at_10"] > 0.9  # 300 vectors, generous search
+    for g in ("clustered", "blended"):
+        fig = r["sizes"]["2000"][g]
+        assert fig["n"] == 2000 and fig["build_s"] > 0 and fig["query"]["n"] == 30
+        assert fig["recall_at_10"] > 0.8
+        sweep = fig["search_k_factor_sweep"]
+        assert [sweep[f]["search_k"] for f in ("1", "2", "5", "10")] == [100, 200, 500, 1000]
+        assert sweep["10"]["recall_at_10"] >= sweep["1"]["recall_at_10"]  # more search, more found
+    assert r["sizes"]["2000"]["goal_met"] is None  # the goal is stated at 100k only
+
+
+def test_measure_annoy_leaves_the_query_itself_out():
+    base = np.array([[0.0, 0], [1, 0], [2, 0], [3, 0], [10, 0]], dtype=np.float32)
+    fig = bm.measure_annoy(base, base[[0, 4]], trees=5, search_k=1000, k=2, sweep_factors=(1,),
+                           self_ids=[0, 4])
+    assert fig["recall_at_2"] == 1.0  # exact neighbours without self: [1, 2] and [3, 2]
+
+
+def test_blended_vectors_lie_between_real_ones():
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((40, 64)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    x = bm.blended_vectors(centres, 300, noise_norm=0.0, seed=1)
+    assert np.allclose(np.linalg.norm(x, axis=1), 1, atol=1e-5)
+    # No noise: each vector is a blend, so it is closer to some real vector than random ones are.
+    near = np.min(np.linalg.norm(x[:, None] - centres[None], axis=2), axis=1)
+    assert np.all(near < 1.0) and np.median(near) < 0.9
 
 
 def test_rss_and_reference_are_positive():
@@ -127,7 +149,9 @@ def test_bench_command_end_to_end_on_a_tiny_subset(tiny_data_dir, tmp_path, caps
     assert report["memory"]["all_models_loaded"]["peak_rss_mb"] > 100
     ix = report["index"]
     assert list(ix["sizes"]) == ["2000"] and 1_000_000 in ix["skipped"]
-    assert 0 <= ix["sizes"]["2000"]["recall_at_10"] <= 1
+    for g in ("clustered", "blended"):
+        assert 0 <= ix["sizes"]["2000"][g]["recall_at_10"] <= 1
+    assert ix["real"]["n"] == 25  # the tiny catalog's own vectors
     assert Path(report["plot"]).stat().st_size > 5000
     assert (out / "bench.json").exists()
     assert "Latency, warm" in bm.format_bench(report)
