@@ -369,7 +369,7 @@ def street_garments(ccp_dir: Path, photos: Iterable[str]) -> list[StreetGarment]
     for g in grouped.values():
         by_photo[g.image].append(g)
     out = []
-    for image in sorted(by_photo):
+    for image in _progress(sorted(by_photo), "street garments"):
         mat = ccp_dir / "pixel-level" / (Path(image).stem + ".mat")
         try:
             mask = sio.loadmat(str(mat))["groundtruth"]
@@ -527,6 +527,13 @@ def machine() -> dict[str, Any]:
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
 
+def _progress(items: list, desc: str) -> Any:
+    """A progress bar on stderr for the long loops (quiet for a handful of items)."""
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="it", disable=len(items) < 20, mininterval=5)
+
+
 def _limit(items: list, limit: Optional[int]) -> list:
     return items if limit is None else items[:limit]
 
@@ -542,24 +549,24 @@ def eval_gate(engine, people_dir: Path, limit: Optional[int]) -> dict[str, Any]:
     false_rej: Counter = Counter()
     rejected_files, accepted_files = [], []
     info: dict[str, dict[str, int]] = {}
-    for label in sorted(per_label):
-        for path in _limit(per_label[label], limit):
-            try:
-                verdict = engine.gate.check(engine.decode(path.read_bytes()).rgb)
-                ok, reason = verdict.full_shot, verdict.reason
-            except BadImage as exc:
-                ok, reason = False, exc.reason
-            reasons[str(path)] = reason
-            if label not in GATE_CLASSES:
-                info.setdefault(label, {"pass": 0, "reject": 0})["pass" if ok else "reject"] += 1
-                continue
-            truth.append(label)
-            pred.append("fullshot" if ok else "not_fullshot")
-            if label == "fullshot" and not ok:
-                false_rej[reason] += 1
-                rejected_files.append(f"{path.relative_to(people_dir)}: {reason}")
-            if label == "not_fullshot" and ok:
-                accepted_files.append(str(path.relative_to(people_dir)))
+    todo = [(label, path) for label in sorted(per_label) for path in _limit(per_label[label], limit)]
+    for label, path in _progress(todo, "gate"):
+        try:
+            verdict = engine.gate.check(engine.decode(path.read_bytes()).rgb)
+            ok, reason = verdict.full_shot, verdict.reason
+        except BadImage as exc:
+            ok, reason = False, exc.reason
+        reasons[str(path)] = reason
+        if label not in GATE_CLASSES:
+            info.setdefault(label, {"pass": 0, "reject": 0})["pass" if ok else "reject"] += 1
+            continue
+        truth.append(label)
+        pred.append("fullshot" if ok else "not_fullshot")
+        if label == "fullshot" and not ok:
+            false_rej[reason] += 1
+            rejected_files.append(f"{path.relative_to(people_dir)}: {reason}")
+        if label == "not_fullshot" and ok:
+            accepted_files.append(str(path.relative_to(people_dir)))
     m = confusion_matrix(truth, pred, GATE_CLASSES)
     full, notfull = class_recall(m, "fullshot"), class_recall(m, "not_fullshot")
     return {
@@ -618,7 +625,7 @@ def eval_detector(engine, config: Config, ccp_dir: Path, limit: Optional[int]) -
         first_verdict = engine.gate.check(first.rgb)
         for det in variants.values():
             det.detect(first.rgb, first_verdict)
-    for name in truth:
+    for name in _progress(list(truth), "detector"):
         image = engine.decode((Path(ccp_dir) / "photos" / name).read_bytes())
         verdict = engine.gate.check(image.rgb)
         for vname, det in variants.items():
@@ -838,7 +845,7 @@ def eval_retrieval(engine, config: Config, out_dir: Path, ccp_dir: Path, catalog
         garments = street_garments(ccp_dir, _limit(photos, limit))
         crops: list[Image.Image] = []
         owner: list[int] = []
-        for gi, g in enumerate(garments):
+        for gi, g in enumerate(_progress(garments, "street crops")):
             photo = engine.decode((ccp_dir / "photos" / g.image).read_bytes())
             for b in g.boxes:
                 crops.append(crop(photo, tuple(v / photo.scale for v in b)))
