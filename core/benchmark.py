@@ -639,6 +639,8 @@ def measurements_markdown(ev: Optional[dict[str, Any]], bench: Optional[dict[str
                     f"catalog {cat['n_queries'] if cat else '–'} queries ({cat['split'] if cat else '–'}) "
                     f"over {cat['n_gallery'] if cat else '–'} items; street "
                     f"{st['n_queries'] if st else '–'} CCP garments.", ""]
+        if d and d.get("note"):
+            out += [f"Detector variants: {d['note']}.", ""]
         if g and g.get("false_rejection_reasons"):
             out += ["False rejections of full shots by reason: " + ", ".join(
                 f"`{k}` {v}" for k, v in g["false_rejection_reasons"].items()) + ".", ""]

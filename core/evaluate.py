@@ -635,6 +635,11 @@ def eval_detector(engine, config: Config, ccp_dir: Path, limit: Optional[int]) -
             dets = scale_detections(dets, image.scale, image.width, image.height)
             preds[vname][name] = [(d.category, d.box, d.score) for d in dets if d.score >= 0.01]
     out: dict[str, Any] = {"split": split, "n_photos": len(truth),
+                           "note": "pose: fixed score, boxes from the gate's landmarks; yolo: raw "
+                                   "boxes from score 0.01; fused: as shipped, YOLO boxes at or "
+                                   f"above detector_score {config.detector_score} plus pose "
+                                   "fill-ins, so its precision-recall curve stops at that "
+                                   "threshold; ms: detector time per photo, gate excluded",
                            "n_boxes": {c: sum(1 for b in truth.values() for k, _ in b if k == c)
                                        for c in CATEGORIES},
                            "variants": {}}
@@ -940,7 +945,7 @@ def format_eval(report: dict[str, Any]) -> str:
             lines.append(f"  {k} (no right answer): pass {v['pass']}, reject {v['reject']}")
     d = report.get("detector")
     if d:
-        lines += ["", f"Detector ({d['n_photos']} photos, {d['split']})",
+        lines += ["", f"Detector ({d['n_photos']} photos, {d['split']})", f"  {d.get('note', '')}",
                   f"  {'variant':<9}{'metric':<10}" + "".join(f"{c:>11}" for c in CATEGORIES)
                   + f"{'mean':>8}{'ms':>8}"]
         for v, fig in d["variants"].items():
