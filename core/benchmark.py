@@ -603,11 +603,11 @@ def measurements_markdown(ev: Optional[dict[str, Any]], bench: Optional[dict[str
             out += [f"| gate: full shots passed ({c['fullshot']['pass']}/"
                     f"{c['fullshot']['pass'] + c['fullshot']['reject']}) | "
                     f"{_n(g['fullshot_pass_rate'])} | 0.95 | "
-                    f"{_met(g['fullshot_pass_rate'] >= 0.95)} |",
+                    f"{_met(None if g['fullshot_pass_rate'] is None else g['fullshot_pass_rate'] >= 0.95)} |",
                     f"| gate: other photos refused ({c['not_fullshot']['reject']}/"
                     f"{c['not_fullshot']['pass'] + c['not_fullshot']['reject']}) | "
                     f"{_n(g['not_fullshot_reject_rate'])} | 0.95 | "
-                    f"{_met(g['not_fullshot_reject_rate'] >= 0.95)} |",
+                    f"{_met(None if g['not_fullshot_reject_rate'] is None else g['not_fullshot_reject_rate'] >= 0.95)} |",
                     f"| gate: accuracy | {_n(g['accuracy'])} | | |"]
         d = ev.get("detector")
         if d:
@@ -624,17 +624,17 @@ def measurements_markdown(ev: Optional[dict[str, Any]], bench: Optional[dict[str
                 for key, label in (("p5_article_type", "article type"), ("p5_colour", "colour"),
                                    ("p5_gender", "gender group")):
                     out.append(f"| catalog→catalog P@5 {label}, `{v}` | {_n(fig[key])} | "
-                               f"{GOALS[key]} | {_met(fig[key] >= GOALS[key])}"
+                               f"{GOALS[key]} | {_met(fig['goal_met'][key])}"
                                f"{' (baseline)' if v == 'backbone' and len(cat['variants']) > 1 else ''} |")
         st = ev.get("street")
         if st:
             for v, fig in st["variants"].items():
                 val = fig["colour_family_at5"]
                 out.append(f"| street→shop colour-family agreement@5, `{v}` | {_n(val)} | 0.6 | "
-                           f"{_met(val >= 0.6)} |")
+                           f"{_met(fig['goal_met']['street_colour_family_at5'])} |")
                 out.append(f"| street→shop article-type plausibility@5, `{v}` | "
                            f"{_n(fig['article_plausible_at5'])} | | |")
-        out += ["", f"Sets: gate {ev.get('gate', {}).get('n')} labelled people photos; detector "
+        out += ["", f"Sets: gate {ev.get('gate', {}).get('n', '–')} labelled people photos; detector "
                     f"{d['n_photos'] if d else '–'} CCP photos ({d['split'] if d else '–'}); "
                     f"catalog {cat['n_queries'] if cat else '–'} queries ({cat['split'] if cat else '–'}) "
                     f"over {cat['n_gallery'] if cat else '–'} items; street "
