@@ -47,6 +47,20 @@ def test_all_point_ap_by_hand():
     assert ev.average_precision([0.25, 0.5], [1.0, 0.5]) == pytest.approx(0.25 + 0.25 * 0.5)
 
 
+def test_all_point_ap_agrees_with_ultralytics_101_point_ap():
+    from ultralytics.utils.metrics import compute_ap
+
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        tp = rng.random(60) < 0.6
+        ctp = np.cumsum(tp)
+        recall, precision = ctp / 50, ctp / np.arange(1, 61)
+        ours = ev.average_precision(recall, precision)
+        theirs = compute_ap(list(recall), list(precision))[0]
+        assert ours == pytest.approx(theirs, abs=0.01)  # 101-point sampling is a little lower
+        assert ours >= theirs - 1e-9
+
+
 HAND_TRUTH = {
     "a.jpg": [("topwear", (0, 0, 100, 100)), ("topwear", (200, 0, 300, 100)),
               ("footwear", (0, 200, 20, 220))],
