@@ -25,14 +25,17 @@ from PIL import Image
 log = logging.getLogger(__name__)
 
 FORMAT = "lookbot-embedding-head/1"
-COLOUR_VERSION = "lab78-v3"  # bump when colour_histogram changes (cached histograms)
+COLOUR_VERSION = "lab78x4-v5"  # bump when colour_histogram changes (cached histograms)
 COLOUR_SIDE = 64  # crops are shrunk to this longer side before the histogram
 MAX_BACKGROUND_SHARE = 0.7  # a larger border-like region is taken to be the garment itself
 HUE_BINS = 12
 CHROMA_CENTRES = (25.0, 55.0)
 LIGHT_CENTRES = (25.0, 50.0, 75.0)
 GREY_BINS = 6
+GREY_CHROMA = (4.0, 10.0)  # chroma below the first: grey; above the second: chromatic
 COLOUR_DIM = HUE_BINS * len(LIGHT_CENTRES) * len(CHROMA_CENTRES) + GREY_BINS
+BANDS = 3
+COLOUR_FEATURE_DIM = COLOUR_DIM * (1 + BANDS)
 
 
 class HeadError(ValueError):
@@ -125,16 +128,33 @@ def _soft_1d(values: np.ndarray, centres: Sequence[float]) -> tuple[np.ndarray, 
     return lo, hi, t.astype(np.float32)
 
 
-def colour_histogram(image: Image.Image) -> np.ndarray:
-    """COLOUR_DIM-d Hellinger-normalised (unit L2) colour histogram of the garment pixels."""
+def _prepare(image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
     image = image.convert("RGB")
     w, h = image.size
     scale = COLOUR_SIDE / max(w, h, 1)
     if scale < 1:
         image = image.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR)
     rgb = np.asarray(image)
-    lab = srgb_to_lab(rgb)
+    return rgb, srgb_to_lab(rgb)
+
+
+def colour_histogram(image: Image.Image) -> np.ndarray:
+    """COLOUR_DIM-d Hellinger-normalised (unit L2) colour histogram of the garment pixels."""
+    rgb, lab = _prepare(image)
     return weighted_histogram(lab, garment_weights(rgb, lab))
+
+
+def colour_bands(image: Image.Image) -> np.ndarray:
+    """The garment histogram of the whole crop, then of its top, middle and bottom thirds
+    (COLOUR_FEATURE_DIM values): a catalog shot on a model shows the product in one band."""
+    rgb, lab = _prepare(image)
+    weight = garment_weights(rgb, lab)
+    h = rgb.shape[0]
+    band = np.minimum((np.arange(h) * BANDS) // max(h, 1), BANDS - 1)
+    out = [weighted_histogram(lab, weight)]
+    for b in range(BANDS):
+        out.append(weighted_histogram(lab, weight * (band == b)[:, None]))
+    return np.concatenate(out)
 
 
 def weighted_histogram(lab: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -143,7 +163,7 @@ def weighted_histogram(lab: np.ndarray, weight: np.ndarray) -> np.ndarray:
     lab = lab.reshape(-1, 3)
     L, a, b = lab[:, 0], lab[:, 1], lab[:, 2]
     chroma = np.hypot(a, b)
-    grey = np.clip((18.0 - chroma) / 10.0, 0.0, 1.0)
+    grey = np.clip((GREY_CHROMA[1] - chroma) / (GREY_CHROMA[1] - GREY_CHROMA[0]), 0.0, 1.0)
     hist = np.zeros(COLOUR_DIM, dtype=np.float64)
     # grey pixels: lightness only
     g_lo, g_hi, g_t = _soft_1d(L, np.linspace(0, 100, GREY_BINS))
@@ -172,25 +192,36 @@ def weighted_histogram(lab: np.ndarray, weight: np.ndarray) -> np.ndarray:
 
 
 def colour_features(crops: Sequence[Image.Image]) -> np.ndarray:
+    """(n, COLOUR_FEATURE_DIM): per crop, `colour_bands` (the first COLOUR_DIM: whole crop)."""
     if not crops:
-        return np.zeros((0, COLOUR_DIM), dtype=np.float32)
-    return np.stack([colour_histogram(c) for c in crops])
+        return np.zeros((0, COLOUR_FEATURE_DIM), dtype=np.float32)
+    return np.stack([colour_bands(c) for c in crops])
 
 
 # --- the learned projection ----------------------------------------------------------------
 class HeadNet(torch.nn.Module):
-    """Normalised backbone features (+ colour histogram) -> embedding (before L2)."""
+    """Normalised backbone features (+ colour histogram) -> (kind embedding, colour embedding).
+
+    The kind branch is trained on article type, gender and identity, the (smaller) colour
+    branch on the colour names; both see the same input.
+    """
 
     def __init__(self, in_dim: int, colour_dim: int, hidden: int = 512, emb_dim: int = 256,
-                 dropout: float = 0.2):
+                 dropout: float = 0.2, colour_emb_dim: int = 0):
         super().__init__()
         self.mlp = torch.nn.Sequential(
             torch.nn.Linear(in_dim + colour_dim, hidden), torch.nn.ReLU(),
             torch.nn.Dropout(dropout), torch.nn.Linear(hidden, emb_dim))
         self.norm = torch.nn.LayerNorm(emb_dim, elementwise_affine=False)
+        self.colour = None
+        if colour_emb_dim:
+            self.colour = torch.nn.Sequential(
+                torch.nn.Linear(in_dim + colour_dim, hidden // 2), torch.nn.ReLU(),
+                torch.nn.Dropout(dropout), torch.nn.Linear(hidden // 2, colour_emb_dim),
+                torch.nn.LayerNorm(colour_emb_dim, elementwise_affine=False))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.norm(self.mlp(x))
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        return self.norm(self.mlp(x)), (self.colour(x) if self.colour is not None else None)
 
 
 @dataclass
@@ -201,20 +232,39 @@ class HeadSpec:
     colour_input_scale: float = 1.0
     hidden: int = 512
     emb_dim: int = 256
+    colour_emb_dim: int = 0  # learned colour branch (0: none)
+    colour_emb_weight: float = 0.0  # its share of the final cosine
 
     @property
     def colour_dim(self) -> int:
-        return COLOUR_DIM if self.colour_input else 0
+        return COLOUR_FEATURE_DIM if self.colour_input else 0
 
     @property
     def out_dim(self) -> int:
-        return self.emb_dim + (COLOUR_DIM if self.colour_weight > 0 else 0)
+        return (self.emb_dim + (self.colour_emb_dim if self.colour_emb_weight > 0 else 0)
+                + (COLOUR_DIM if self.colour_weight > 0 else 0))
 
 
 def normalise_features(feats: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     """Raw pooled features -> unit length -> standardised per dimension."""
     feats = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
     return ((feats - mean) / std).astype(np.float32)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def fuse(kind: np.ndarray, learned_colour: Optional[np.ndarray], colour: Optional[np.ndarray],
+         spec: HeadSpec) -> np.ndarray:
+    """Concatenate the unit parts with square-root weights: cosines add up with the weights."""
+    wc, wh = spec.colour_emb_weight if learned_colour is not None else 0.0, spec.colour_weight
+    parts = [np.sqrt(max(1.0 - wc - wh, 0.0)) * _unit(kind)]
+    if wc > 0:
+        parts.append(np.sqrt(wc) * _unit(learned_colour))
+    if wh > 0:
+        parts.append(np.sqrt(wh) * _unit(colour[:, :COLOUR_DIM]))
+    return np.concatenate(parts, axis=1).astype(np.float32)
 
 
 class EmbeddingHead:
@@ -258,17 +308,16 @@ class EmbeddingHead:
         x = normalise_features(np.asarray(feats, dtype=np.float32), self.mean, self.std)
         if self.spec.colour_input:
             x = np.concatenate([x, colour * self.spec.colour_input_scale], axis=1)
-        emb = self.net(torch.from_numpy(x)).numpy()
-        emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-        w = self.spec.colour_weight
-        if w > 0:
-            emb = np.concatenate([np.sqrt(1 - w) * emb, np.sqrt(w) * colour], axis=1)
-        return emb.astype(np.float32)
+        kind, learned_colour = self.net(torch.from_numpy(x))
+        return fuse(kind.numpy(), None if learned_colour is None else learned_colour.numpy(),
+                    colour, self.spec)
 
     def state(self) -> dict:
         return {"format": FORMAT, "spec": dict(self.spec.__dict__),
                 "mean": torch.from_numpy(self.mean), "std": torch.from_numpy(self.std),
-                "state_dict": self.net.state_dict(), "meta": self.meta}
+                # float16 halves the committed file; inference runs in float32
+                "state_dict": {k: v.half() for k, v in self.net.state_dict().items()},
+                "meta": self.meta}
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -290,8 +339,9 @@ def load_head(path: Path, in_dim: int) -> EmbeddingHead:
     if spec.in_dim != in_dim:
         raise HeadError(f"the head {path} was trained on {spec.in_dim}-d backbone features, "
                         f"but this backbone gives {in_dim}-d: retrain it or change the backbone")
-    net = HeadNet(spec.in_dim, spec.colour_dim, spec.hidden, spec.emb_dim)
-    net.load_state_dict(state["state_dict"])
+    net = HeadNet(spec.in_dim, spec.colour_dim, spec.hidden, spec.emb_dim,
+                  colour_emb_dim=spec.colour_emb_dim)
+    net.load_state_dict({k: v.float() for k, v in state["state_dict"].items()})
     head = EmbeddingHead(spec, net, state["mean"].numpy(), state["std"].numpy(), state.get("meta"))
     log.info("embedding head %s: %d -> %d", path.name, in_dim, head.out_dim)
     return head
