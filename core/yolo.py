@@ -38,9 +38,9 @@ def _local_font(font: str = "Arial.ttf") -> Optional[Path]:
 def load_ultralytics(torch_threads: Optional[int] = None) -> ModuleType:
     """Return the `ultralytics` module, configured so that it never touches the network (idempotent).
 
-    `torch_threads` overrides the CPU thread count ultralytics pins torch to (cpu_count - 1). Keep the
-    default for training, where dataloader workers need the other core (2 threads there ran 3x slower
-    on 2 cores); inference without workers can use every core.
+    `torch_threads` overrides the CPU thread count ultralytics pins torch to (cpu_count - 1). The default
+    is right on a shared 2-core box: 2 threads ran training 3x slower (dataloader workers need the other
+    core) and inference 60x slower next to another busy process (OpenMP oversubscription).
     """
     global _PATCHED
     os.environ["YOLO_OFFLINE"] = "1"  # is_online() -> False: no DNS probe, no hub, no auto-update
@@ -67,13 +67,6 @@ def load_ultralytics(torch_threads: Optional[int] = None) -> ModuleType:
     return ultralytics
 
 
-def _cpu_count() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 class DetectorUnavailable(RuntimeError):
     """The trained weights are missing or unreadable."""
 
@@ -91,8 +84,9 @@ class YoloDetector:
         weights = Path(weights)
         if not weights.is_file():
             raise DetectorUnavailable(f"detector weights not found: {weights} (run `lookbot train-detector`)")
-        # inference has no dataloader workers: use every core (torch's own default) unless told otherwise
-        yolo = load_ultralytics(torch_threads=threads or _cpu_count())
+        # `threads` None keeps ultralytics' choice (cpu_count - 1 = 1 on 2 cores): measured 25 ms/photo at
+        # 384 px with 1 thread next to a busy training process, 1.5 s with 2 (OpenMP oversubscription)
+        yolo = load_ultralytics(torch_threads=threads)
         try:
             self.model = yolo.YOLO(str(weights), task="detect")
         except Exception as exc:

@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.config import MODELS_DIR, Config
+from core.config import Config
 from core.fusion import FusedDetector, box_iou, fuse, nms
 from core.records import CATEGORIES, Detection, GateVerdict
 from tests.conftest import shared
 
-WEIGHTS = MODELS_DIR / "detector.pt"
-REPORT = MODELS_DIR / "detector_report.json"
-SPLIT = MODELS_DIR / "detector_split.json"
+MODELS = Config.from_env().models_dir  # the committed data/models unless LOOKBOT_MODELS_DIR says otherwise
+WEIGHTS = MODELS / "detector.pt"
+REPORT = MODELS / "detector_report.json"
+SPLIT = MODELS / "detector_split.json"
 
 
 @pytest.fixture
