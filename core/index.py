@@ -63,7 +63,7 @@ class IndexBuild:
 
 
 def write_version(root: Path, build: IndexBuild, trees: int = 50,
-                  version: Optional[str] = None) -> str:
+                  version: Optional[str] = None, keep: int = 3) -> str:
     """Write all Annoy files of a build into a new version folder, then switch to it."""
     root.mkdir(parents=True, exist_ok=True)
     version = version or dt.datetime.now(dt.timezone.utc).strftime("v%Y%m%d-%H%M%S-%f")
@@ -89,7 +89,7 @@ def write_version(root: Path, build: IndexBuild, trees: int = 50,
     final = root / version
     os.replace(tmp, final)
     switch_to(root, version)
-    prune(root, keep=3)
+    prune(root, keep=keep)
     return version
 
 

@@ -41,8 +41,14 @@ def load_catalog_image(path: Path) -> Optional[Image.Image]:
 
 
 def build_index(config: Config, embedder: Embedder, catalog: Optional[Catalog] = None,
-                batch_size: int = 64, progress: bool = True) -> IndexSummary:
-    """Embed new or changed product images (keyed by file hash) and switch to a new index."""
+                batch_size: int = 64, progress: bool = True, keep_features: bool = True,
+                keep_versions: int = 3) -> IndexSummary:
+    """Embed new or changed product images (keyed by file hash) and switch to a new index.
+
+    `keep_features=False` drops the raw backbone features once the vectors exist: a shipped
+    catalog is smaller, at the price of a CNN pass when the embedding head changes.
+    `keep_versions` older index versions stay on disk for readers still using them.
+    """
     start = time.perf_counter()
     catalog = catalog or Catalog(config.catalog_path, config.data_dir)
     rows = []
@@ -99,12 +105,14 @@ def build_index(config: Config, embedder: Embedder, catalog: Optional[Catalog] =
             continue
         build.add(row["id"], row["category"], row.get("gender"), np.asarray(vec, np.float32))
         count += 1
-    dropped = catalog.prune_embeddings([embedder.version, embedder.features_version])
+    keep = [embedder.version] + ([embedder.features_version] if keep_features else [])
+    dropped = catalog.prune_embeddings(keep)
     if dropped:
         log.info("dropped %d vectors of embeddings no longer in use", dropped)
         catalog.db.execute("VACUUM")
     catalog.checkpoint()
-    version = write_version(config.index_root, build, trees=config.annoy_trees)
+    version = write_version(config.index_root, build, trees=config.annoy_trees,
+                            keep=keep_versions)
     seconds = time.perf_counter() - start
     log.info("index %s: %d products, %d embedded, %.1f s", version, count, len(todo), seconds)
     return IndexSummary(version=version, embedding=embedder.version, products=count,

@@ -114,7 +114,8 @@ def cmd_index(args) -> int:
     config = Config.from_env()
     head = config.models_dir / "embedding_head.pt" if config.use_embedding_head else None
     summary = build_index(config, Embedder(config.backbone, head_path=head),
-                          progress=not args.quiet)
+                          progress=not args.quiet, keep_features=not args.drop_features,
+                          keep_versions=args.keep)
     print(f"index {summary.version}: {summary.products} products ({summary.embedded} embedded, "
           f"{summary.reused} reused, {summary.skipped} skipped) with {summary.embedding} "
           f"in {summary.seconds:.1f} s")
@@ -262,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", help="embed new catalog images and publish a new index")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--drop-features", action="store_true",
+                   help="drop raw backbone features afterwards (smaller shipped catalog)")
+    p.add_argument("--keep", type=int, default=3, help="index versions kept on disk")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("build-demo", help="(re)build the demo catalog from the Kaggle set")
