@@ -18,8 +18,10 @@ class Detector(Protocol):
 
     name: str
 
-    def detect(self, image: np.ndarray, verdict: Optional[GateVerdict] = None
-               ) -> list[Detection]: ...
+    def detect(self, image: np.ndarray, verdict: Optional[GateVerdict] = None,
+               min_score: Optional[float] = None) -> list[Detection]:
+        """`min_score` overrides the configured score threshold (None keeps it)."""
+        ...
 
 
 def build_detector(config: Config) -> Detector:

@@ -99,9 +99,13 @@ class FusedDetector:
         cross = float(getattr(config, "fusion_cross_iou", 0.9))
         self.cross_iou = cross if cross > 0 else None
 
-    def detect(self, image, verdict=None) -> list[Detection]:
-        """Fused detections; pose regions only fill in on a photo the gate judged a full shot."""
+    def detect(self, image, verdict=None, min_score: Optional[float] = None) -> list[Detection]:
+        """Fused detections; pose regions only fill in on a photo the gate judged a full shot.
+
+        `min_score` overrides the configured threshold (`lookbot detect` uses 0.01 to measure).
+        """
         full_shot = bool(verdict is not None and verdict.full_shot)
         pose = self.pose.detect(image, verdict) if full_shot else []
-        return fuse(self.yolo.detect(image, verdict), pose, full_shot, self.min_score,
+        threshold = self.min_score if min_score is None else min_score
+        return fuse(self.yolo.detect(image, verdict), pose, full_shot, threshold,
                     iou=self.iou, cross_iou=self.cross_iou)

@@ -138,9 +138,10 @@ class Engine:
         return decode(data, max_bytes=c.max_image_bytes, max_pixels=c.max_image_pixels,
                       work_side=c.work_side)
 
-    def detect_photo(self, photo: Photo, verdict: Optional[GateVerdict]) -> list[Detection]:
+    def detect_photo(self, photo: Photo, verdict: Optional[GateVerdict],
+                     min_score: Optional[float] = None) -> list[Detection]:
         with self._detector_lock:
-            return self.detector.detect(photo.rgb, verdict)
+            return self.detector.detect(photo.rgb, verdict, min_score=min_score)
 
     def search(self, vector: np.ndarray, category: str, options: SearchOptions,
                exclude: tuple[str, ...] = ()) -> list[Product]:
@@ -221,7 +222,7 @@ class Engine:
         except BadImage as exc:
             return DetectResult(photo, exc.reason, exc.message)
         verdict = self.gate.check(image.rgb)
-        dets = [d for d in self.detect_photo(image, verdict) if d.score >= 0.01]
+        dets = [d for d in self.detect_photo(image, verdict, min_score=0.01) if d.score >= 0.01]
         dets = scale_detections(dets, image.scale, image.width, image.height)
         return DetectResult(photo, "ok", "", sorted(dets, key=lambda d: -d.score))
 

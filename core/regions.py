@@ -74,6 +74,7 @@ class PoseRegionFinder:
     def __init__(self, score: float = 0.5):
         self.score = score
 
-    def detect(self, image: np.ndarray, verdict: Optional[GateVerdict] = None) -> list[Detection]:
+    def detect(self, image: np.ndarray, verdict: Optional[GateVerdict] = None,
+               min_score: Optional[float] = None) -> list[Detection]:
         lms = verdict.landmarks if verdict else None
         return pose_regions(lms, image.shape[1], image.shape[0], self.score)
