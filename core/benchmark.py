@@ -617,7 +617,7 @@ def measurements_markdown(ev: Optional[dict[str, Any]], bench: Optional[dict[str
                     goal = GOALS[f"map50_{cls}"]
                     out.append(f"| detector `{v}` mAP50 {cls} (mAP50-95 "
                                f"{_n(fig['map50_95'][cls])}) | {_n(val)} | {goal} | "
-                               f"{_met(None if val is None else val >= goal) if v != 'pose' else '(part)'} |")
+                               f"{_met(None if val is None else val >= goal) if v in ('fused', 'yolo') else ''} |")
         cat = ev.get("catalog")
         if cat:
             for v, fig in cat["variants"].items():

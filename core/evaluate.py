@@ -605,8 +605,23 @@ def detector_variants(engine, config: Config) -> dict[str, Any]:
             log.warning("YOLO detector not usable: %s", exc)
     if getattr(engine.detector, "name", "pose") != "pose" or \
             type(engine.detector).__name__ != "PoseRegionFinder":
-        variants["fused"] = engine.detector
+        variants["fused"] = _AtScore(engine.detector, 0.01)  # what `lookbot detect` reports
+        variants["fused_shipped"] = engine.detector  # at the configured score threshold
     return variants
+
+
+class _AtScore:
+    """A detector called with a fixed `min_score` override (the raw output used for mAP)."""
+
+    def __init__(self, detector, min_score: float):
+        self.detector, self.min_score = detector, min_score
+        self.name = getattr(detector, "name", type(detector).__name__)
+
+    def detect(self, image, verdict=None):
+        try:
+            return self.detector.detect(image, verdict, min_score=self.min_score)
+        except TypeError:  # a detector without the override: its own threshold
+            return self.detector.detect(image, verdict)
 
 
 def eval_detector(engine, config: Config, ccp_dir: Path, limit: Optional[int]) -> dict[str, Any]:
@@ -636,10 +651,12 @@ def eval_detector(engine, config: Config, ccp_dir: Path, limit: Optional[int]) -
             preds[vname][name] = [(d.category, d.box, d.score) for d in dets if d.score >= 0.01]
     out: dict[str, Any] = {"split": split, "n_photos": len(truth),
                            "note": "pose: fixed score, boxes from the gate's landmarks; yolo: raw "
-                                   "boxes from score 0.01; fused: as shipped, YOLO boxes at or "
-                                   f"above detector_score {config.detector_score} plus pose "
-                                   "fill-ins, so its precision-recall curve stops at that "
-                                   "threshold; ms: detector time per photo, gate excluded",
+                                   "boxes from score 0.01; fused: the fusion rules on YOLO boxes "
+                                   "from 0.01, as `lookbot detect` reports them; fused_shipped: "
+                                   f"as `look` uses it, YOLO boxes at or above detector_score "
+                                   f"{config.detector_score} plus pose fill-ins, so its "
+                                   "precision-recall curve stops at that threshold; ms: detector "
+                                   "time per photo, gate excluded",
                            "n_boxes": {c: sum(1 for b in truth.values() for k, _ in b if k == c)
                                        for c in CATEGORIES},
                            "variants": {}}
@@ -951,15 +968,15 @@ def format_eval(report: dict[str, Any]) -> str:
     d = report.get("detector")
     if d:
         lines += ["", f"Detector ({d['n_photos']} photos, {d['split']})", f"  {d.get('note', '')}",
-                  f"  {'variant':<9}{'metric':<10}" + "".join(f"{c:>11}" for c in CATEGORIES)
+                  f"  {'variant':<14}{'metric':<10}" + "".join(f"{c:>11}" for c in CATEGORIES)
                   + f"{'mean':>8}{'ms':>8}"]
         for v, fig in d["variants"].items():
             for metric in ("map50", "map50_95"):
-                lines.append(f"  {v:<9}{metric:<10}" + "".join(
+                lines.append(f"  {v:<14}{metric:<10}" + "".join(
                     f"{_f(fig[metric][c]):>11}" for c in CATEGORIES)
                     + f"{_f(fig['mean'][metric]):>8}"
                     + (f"{fig['ms_per_photo']:>8}" if metric == "map50" else ""))
-            lines.append(f"  {'':<9}{'goal':<10}" + "".join(
+            lines.append(f"  {'':<14}{'goal':<10}" + "".join(
                 f"{_goal(fig['goal_met'][c]):>11}" for c in CATEGORIES))
     cat = report.get("catalog")
     if cat:
