@@ -85,9 +85,11 @@ def border_background(lab: np.ndarray, tolerance: float = 5.0, samples: int = 96
     ring = np.concatenate([lab[0], lab[-1], lab[1:-1, 0], lab[1:-1, -1]])
     if len(ring) > samples:
         ring = ring[np.linspace(0, len(ring) - 1, samples).astype(np.int64)]
-    flat = lab.reshape(-1, 3)
-    d2 = ((flat[:, None, :] - ring[None, :, :]) ** 2).sum(-1).min(1)
-    return border_connected((d2 < tolerance ** 2).reshape(h, w))
+    flat = lab.reshape(-1, 3).astype(np.float32)
+    ring = ring.astype(np.float32)
+    # |x - r|^2 = |x|^2 - 2 x.r + |r|^2, one small matrix product instead of a broadcast
+    d2 = ((flat * flat).sum(1)[:, None] - 2.0 * flat @ ring.T + (ring * ring).sum(1)[None, :])
+    return border_connected((d2.min(1) < tolerance ** 2).reshape(h, w))
 
 
 def garment_weights(rgb: np.ndarray, lab: Optional[np.ndarray] = None) -> np.ndarray:
