@@ -159,6 +159,17 @@ def cmd_train_detector(args) -> int:
     return 0
 
 
+def cmd_train_embedding(args) -> int:
+    from core.config import Config
+    from core.head_training import format_report, train_embedding
+
+    report = train_embedding(Config.from_env(), out=Path(args.out) if args.out else None,
+                             epochs=args.epochs, views=args.views, subset=args.subset,
+                             progress=not args.json, command=" ".join(["lookbot", *sys.argv[1:]]))
+    print(json.dumps(report, indent=2, default=str) if args.json else format_report(report))
+    return 0
+
+
 def cmd_config(args) -> int:
     from core.config import documented_settings
 
@@ -322,6 +333,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parts", default="pipeline,throughput,embedding,index",
                    help="comma-separated subset of pipeline,throughput,embedding,index")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("train-embedding",
+                       help="train the fashion embedding head on the catalog's labels")
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--views", type=int, default=3, help="street-like views per catalog image")
+    p.add_argument("--subset", type=int, default=None, help="train items (smoke runs)")
+    p.add_argument("--out", default=None, help="head file (default data/models/embedding_head.pt)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_train_embedding)
 
     p = sub.add_parser("config", help="list the environment variables and their defaults")
     p.set_defaults(func=cmd_config)

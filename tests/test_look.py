@@ -97,7 +97,7 @@ def test_similar_finds_the_same_kind_of_product(engine):
         assert all(p.category == row["category"] for p in result.products)
         # the product itself is in the demo catalog (re-encoded without metadata): it comes first
         assert result.products[0].id == f"demo:{row['id']}"
-        assert result.products[0].distance < 0.5 * result.products[1].distance
+        assert result.products[0].distance < 0.7 * result.products[1].distance
         agree[row["category"]] += sum(p.article_type == row["article_type"]
                                       for p in result.products[1:])
     assert sum(agree.values()) >= 0.5 * 4 * len(rows)
