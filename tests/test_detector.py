@@ -170,9 +170,11 @@ def test_detections_overlap_labels_on_unseen_ccp_photos(detector):
             if cat in found:
                 found[cat][1] += 1
                 found[cat][0] += any(d.category == cat and box_iou(d.box, box) >= 0.5 for d in dets)
+    # committed weights found 7/8 topwear, 7/8 bottomwear, 8/13 shoes here (small shoes are the hard part)
+    floor = {"topwear": 0.75, "bottomwear": 0.75, "footwear": 0.5}
     for cat, (hit, total) in found.items():
         assert total >= 4, cat
-        assert hit / total >= 0.6, f"{cat}: {hit}/{total} labelled boxes found"
+        assert hit / total >= floor[cat], f"{cat}: {hit}/{total} labelled boxes found"
 
 
 @pytest.mark.slow
