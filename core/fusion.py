@@ -5,7 +5,10 @@ Rules:
 2. On a full shot, a pose region fills a main category (topwear, bottomwear, footwear) only when the
    detector kept no box of that category. Pose regions never add eyewear or handbags, and nothing is
    filled on a photo that is not a full shot.
-3. Non-maximum suppression runs over both sources together: per category at `iou`, and across
+3. On a full shot, a detector box that lies mostly outside the person (the landmarks' extent,
+   padded) is dropped: the street photos it was trained on fill the frame with one person, and
+   on other photos it sometimes boxes the background.
+4. Non-maximum suppression runs over both sources together: per category at `iou`, and across
    categories at `cross_iou` (the same region named twice). Detector boxes outrank pose boxes, then
    higher scores outrank lower ones, so a pose region never removes a detector box.
 """
@@ -27,6 +30,27 @@ def box_iou(a: Box, b: Box) -> float:
     inter = iw * ih
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+def inside_fraction(box: Box, region: Box) -> float:
+    """How much of `box` lies inside `region` (0..1)."""
+    iw = min(box[2], region[2]) - max(box[0], region[0])
+    ih = min(box[3], region[3]) - max(box[1], region[1])
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    if iw <= 0 or ih <= 0 or area <= 0:
+        return 0.0
+    return iw * ih / area
+
+
+def person_box(landmarks, pad: float = 0.15) -> Optional[Box]:
+    """The extent of the pose landmarks, padded by `pad` of its size on every side."""
+    if not landmarks:
+        return None
+    xs = [p[0] for p in landmarks]
+    ys = [p[1] for p in landmarks]
+    w, h = max(xs) - min(xs), max(ys) - min(ys)
+    return (min(xs) - pad * max(w, h * 0.4), min(ys) - pad * h,
+            max(xs) + pad * max(w, h * 0.4), max(ys) + pad * h)
 
 
 def _rank(d: Detection) -> tuple[int, float]:
@@ -98,6 +122,7 @@ class FusedDetector:
         self.iou = float(getattr(config, "fusion_iou", 0.5))
         cross = float(getattr(config, "fusion_cross_iou", 0.9))
         self.cross_iou = cross if cross > 0 else None
+        self.min_inside = 0.6  # of a detector box that must lie on the person (full shots)
 
     def detect(self, image, verdict=None, min_score: Optional[float] = None) -> list[Detection]:
         """Fused detections; pose regions only fill in on a photo the gate judged a full shot.
@@ -107,5 +132,8 @@ class FusedDetector:
         full_shot = bool(verdict is not None and verdict.full_shot)
         pose = self.pose.detect(image, verdict) if full_shot else []
         threshold = self.min_score if min_score is None else min_score
-        return fuse(self.yolo.detect(image, verdict), pose, full_shot, threshold,
-                    iou=self.iou, cross_iou=self.cross_iou)
+        yolo = self.yolo.detect(image, verdict)
+        person = person_box(verdict.landmarks) if full_shot else None
+        if person is not None:
+            yolo = [d for d in yolo if inside_fraction(d.box, person) >= self.min_inside]
+        return fuse(yolo, pose, full_shot, threshold, iou=self.iou, cross_iou=self.cross_iou)

@@ -296,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_crawl)
 
     p = sub.add_parser("train-detector", help="train the YOLO fashion detector on CCP photos")
-    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--epochs", type=int, default=80)
     p.add_argument("--imgsz", type=int, default=384)
     p.add_argument("--device", default="cpu", help="cpu, or a CUDA device such as 0")
     p.add_argument("--model", default="yolov8n.yaml", help="ultralytics architecture YAML")

@@ -285,3 +285,24 @@ def test_fused_detector_uses_gate_verdict_and_config():
     out = det.detect(img, GateVerdict(False, "feet_out_of_frame", ""))
     assert [d.source for d in out] == ["yolo"] and pose.calls == calls
     assert [d.source for d in det.detect(img, None)] == ["yolo"]
+
+
+def test_detector_boxes_off_the_person_are_dropped_on_full_shots():
+    from core.fusion import inside_fraction, person_box
+
+    img = np.zeros((1000, 800, 3), dtype=np.uint8)
+    # a small person on the right: landmarks span x 500-600, y 400-950
+    lms = [(500.0 + (i % 3) * 50, 400.0 + i * 16.5, 0.9) for i in range(34)][:33]
+    person = person_box(lms)
+    assert person[0] < 500 and person[2] > 600 and person[1] < 400 and person[3] > 950
+    on_person = Y("bottomwear", (505, 700, 595, 900), 0.5)
+    background = Y("topwear", (0, 0, 560, 640), 0.3)  # the trees behind a small person
+    assert inside_fraction(on_person.box, person) == 1.0
+    assert inside_fraction(background.box, person) < 0.3
+    det = FusedDetector(_Fixed([on_person, background]), _Fixed(POSE), Config.from_env())
+    out = det.detect(img, GateVerdict(True, "ok", "", lms))
+    assert ("bottomwear", "yolo") in {(d.category, d.source) for d in out}
+    assert ("topwear", "yolo") not in {(d.category, d.source) for d in out}
+    # without landmarks (not a full shot) nothing is judged against the person
+    out = det.detect(img, GateVerdict(False, "feet_out_of_frame", ""))
+    assert {d.source for d in out} == {"yolo"} and len(out) == 2
