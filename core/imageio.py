@@ -5,7 +5,6 @@ import io
 import logging
 import warnings
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 from PIL import Image, ImageOps

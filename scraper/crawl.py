@@ -9,9 +9,7 @@ writes nothing, so the catalog the bot serves never holds half a crawl.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
-import os
 import signal
 import threading
 import time
@@ -26,6 +24,7 @@ from core.config import Config
 
 from . import store
 from .images import ImageJob, download_images, image_relpath
+from .locks import exclusive_lock
 from .parse import Item, ListingPage, map_category, parse_listing
 from .site import LISTINGS, Listing, allowed_hosts, host_allowed, listing_for, page_url, \
     product_url, strip_page
@@ -102,21 +101,10 @@ class CrawlSummary:
         return "\n".join(lines)
 
 
-@contextlib.contextmanager
-def crawl_lock(data_dir: Path) -> Iterator[None]:
+def crawl_lock(data_dir: Path) -> contextlib.AbstractContextManager[None]:
     """An exclusive, non-blocking lock per data dir; released by the OS if the process dies."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(data_dir / "crawl.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CrawlBusy(f"another crawl is running on {data_dir}") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        yield
-    finally:
-        os.close(fd)
+    return exclusive_lock(data_dir / "crawl.lock",
+                          CrawlBusy(f"another crawl is running on {data_dir}"))
 
 
 def close_stale_runs(catalog: Catalog) -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import logging
 import os
@@ -20,11 +19,13 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Optional, Sequence
 from zoneinfo import ZoneInfo
 
 from core.catalog import Catalog
 from core.config import Config
+
+from .locks import exclusive_lock
 
 log = logging.getLogger(__name__)
 
@@ -92,19 +93,10 @@ def last_success(catalog: Catalog) -> Optional[dt.datetime]:
 
 
 # --- running it -----------------------------------------------------------------------------
-@contextlib.contextmanager
-def refresh_lock(data_dir: Path) -> Iterator[None]:
+def refresh_lock(data_dir: Path) -> contextlib.AbstractContextManager[None]:
     """Exclusive, non-blocking; the OS releases it when the holder dies."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(data_dir / "refresh.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RefreshBusy(f"a catalog refresh is already running on {data_dir}") from None
-        yield
-    finally:
-        os.close(fd)
+    return exclusive_lock(data_dir / "refresh.lock",
+                          RefreshBusy(f"a catalog refresh is already running on {data_dir}"))
 
 
 def is_running(data_dir: Path) -> bool:
