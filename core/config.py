@@ -56,6 +56,8 @@ class Config:
     k: int = field(default=5, metadata={"env": "LOOKBOT_K", "doc": "products per article"})
     annoy_trees: int = field(default=50, metadata={"env": "LOOKBOT_ANNOY_TREES",
         "doc": "trees per Annoy index; more trees, better recall, bigger files"})
+    rerank_weight: float = field(default=0.5, metadata={"env": "LOOKBOT_RERANK_WEIGHT",
+        "doc": "weight of the neighbourhood's label vote when re-ranking results; 0 switches it off"})
     search_k_factor: int = field(default=20, metadata={"env": "LOOKBOT_SEARCH_K_FACTOR",
         "doc": "Annoy search_k = k * trees * this factor"})
 

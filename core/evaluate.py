@@ -726,9 +726,29 @@ def embedding_variants(embedder) -> dict[str, Callable]:
 
 
 def _category_knn(vectors: np.ndarray, cats: Sequence[str], qvec: np.ndarray,
-                  qcats: Sequence[str], k: int, qself: Optional[Sequence[int]] = None
+                  qcats: Sequence[str], k: int, qself: Optional[Sequence[int]] = None,
+                  items: Optional[Sequence["CatalogItem"]] = None, rerank_weight: float = 0.0
                   ) -> list[list[int]]:
-    """Nearest gallery rows of each query's own category (global row numbers)."""
+    """Nearest gallery rows of each query's own category (global row numbers).
+
+    With `rerank_weight` > 0 the nearest 50 are re-ordered by their labels' vote, as
+    `Engine.search` does (core/rerank.py), before the first `k` are kept.
+    """
+    if rerank_weight > 0 and items is not None:
+        from .pipeline import RERANK_WINDOW
+        from .rerank import Candidate, rerank
+
+        wide = _category_knn(vectors, cats, qvec, qcats, max(k, RERANK_WINDOW), qself)
+        out = []
+        for q, row in zip(qvec, wide):
+            dists = np.linalg.norm(vectors[row] - q, axis=1) if row else []
+            cands = [Candidate(str(j), float(d), {"article_type": items[j].article_type,
+                                                  "colour": items[j].colour,
+                                                  "gender": items[j].gender})
+                     for j, d in zip(row, dists)]
+            out.append([int(c.key) for c in rerank(cands, weight=rerank_weight,
+                                                   window=RERANK_WINDOW)[:k]])
+        return out
     cats = np.asarray(cats)
     out: list[list[int]] = [[] for _ in range(len(qvec))]
     for c in sorted(set(qcats)):
@@ -819,7 +839,12 @@ def eval_retrieval(engine, config: Config, out_dir: Path, ccp_dir: Path, catalog
     cats = [it.category for it in items]
     out: dict[str, Any] = {}
     sheet_rows: list = []
-    best = "head" if "head" in variants else "backbone"
+    runs = {v: (v, 0.0) for v in variants}
+    if config.rerank_weight > 0:
+        base = "head" if "head" in variants else "backbone"
+        runs[f"{base}+rerank"] = (base, config.rerank_weight)
+    # the variant `look` uses: the head, re-ranked when re-ranking is on
+    best = list(runs)[-1]
 
     if "catalog" in parts:
         qidx = [i for i, it in enumerate(items) if held is None or it.id in held]
@@ -831,8 +856,10 @@ def eval_retrieval(engine, config: Config, out_dir: Path, ccp_dir: Path, catalog
         res: dict[str, Any] = {"split": split, "catalog": source, "n_queries": len(qidx),
                                "n_gallery": len(items),
                                "k": k, "variants": {}}
-        for v, vecs in gallery.items():
-            nn = _category_knn(vecs, cats, vecs[qidx], [cats[i] for i in qidx], k, qself=qidx)
+        for v, (gkey, weight) in runs.items():
+            vecs = gallery[gkey]
+            nn = _category_knn(vecs, cats, vecs[qidx], [cats[i] for i in qidx], k, qself=qidx,
+                               items=items, rerank_weight=weight)
             q = [items[i] for i in qidx]
             r = [[items[j] for j in row] for row in nn]
             fig = {
@@ -884,12 +911,13 @@ def eval_retrieval(engine, config: Config, out_dir: Path, ccp_dir: Path, catalog
                "query_families": dict(Counter(g.family for g in garments).most_common()),
                "variants": {}}
         owner_arr = np.array(owner)
-        for v, fn in variants.items():
-            per_crop = fn(qfeats, crops) if len(crops) else qfeats
+        for v, (gkey, weight) in runs.items():
+            per_crop = variants[gkey](qfeats, crops) if len(crops) else qfeats
             qvec = np.stack([per_crop[owner_arr == gi].mean(0) for gi in range(len(garments))]) \
-                if garments else np.zeros((0, gallery[v].shape[1]), np.float32)
+                if garments else np.zeros((0, gallery[gkey].shape[1]), np.float32)
             qvec = qvec / np.maximum(np.linalg.norm(qvec, axis=1, keepdims=True), 1e-12)
-            nn = _category_knn(gallery[v], cats, qvec, [g.category for g in garments], k)
+            nn = _category_knn(gallery[gkey], cats, qvec, [g.category for g in garments], k,
+                               items=items, rerank_weight=weight)
             r = [[items[j] for j in row] for row in nn]
             fig = {
                 "colour_family_at5": _r(precision_at_k(

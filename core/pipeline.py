@@ -23,12 +23,15 @@ from .imageio import BadImage, Photo, decode
 from .index import CatalogIndex, IndexMismatch, current_version, normalise_gender
 from .records import (Article, Box, Detection, GateVerdict, LookResult, Product,
                       SearchOptions)
+from .rerank import LABELS, Candidate, rerank
 
 log = logging.getLogger(__name__)
 
 # How far a crop reaches past its box, as a fraction of the box size: a little context
 # helps the embedder see the garment's outline.
 CROP_MARGIN = 0.06
+# How many nearest products the neighbourhood vote may re-order (see core/rerank.py).
+RERANK_WINDOW = 50
 
 
 @dataclass
@@ -152,19 +155,24 @@ class Engine:
             raise FileNotFoundError("no catalog index loaded: run `lookbot index` first")
         gender = normalise_gender(options.gender)
         want = options.offset + options.k
-        n = want * 3 + 10
+        window = RERANK_WINDOW if self.config.rerank_weight > 0 else 0
+        n = max(want * 3 + 10, window)
         while True:
             hits = index.query(vector, category, gender, n=n, embedding=self.embedder.version,
                                exclude=exclude)
+            rows = {h.product_id: self.catalog.get(h.product_id) for h in hits}
+            ranked = rerank([Candidate(h.product_id, h.distance,
+                                       {k: (rows[h.product_id] or {}).get(k) for k in LABELS})
+                             for h in hits], weight=self.config.rerank_weight, window=window)
             products = []
-            for hit in hits:
-                row = self.catalog.get(hit.product_id)
+            for cand in ranked:
+                row = rows[cand.key]
                 if row is None or not row.get("active", 1):
                     continue
                 if options.budget is not None and row.get("price") is not None \
                         and row["price"] > options.budget:
                     continue
-                products.append(self.catalog.to_product(row, hit.distance))
+                products.append(self.catalog.to_product(row, cand.distance))
             if len(products) >= want or len(hits) < n or n >= 5000:
                 return products[options.offset:want]
             n *= 4
