@@ -725,6 +725,28 @@ def embedding_variants(embedder) -> dict[str, Callable]:
     return out
 
 
+# figure name -> (query label, result label, agreement); see precision_at_k
+Score = tuple[Callable[[Any], Any], Callable[[Any], Any], Callable[[Any, Any], bool]]
+_same: Callable[[Any, Any], bool] = lambda a, b: a == b
+CATALOG_SCORES: dict[str, Score] = {
+    "p5_article_type": (lambda x: x.article_type, lambda y: y.article_type, _same),
+    "p5_colour": (lambda x: x.colour, lambda y: y.colour, _same),
+    "p5_gender": (lambda x: x.gender, lambda y: y.gender, same_gender_group),
+}
+STREET_SCORES: dict[str, Score] = {
+    "colour_family_at5": (lambda g: g.family, lambda y: colour_family(y.colour), _same),
+    "article_plausible_at5": (lambda g: g.ccp_label, lambda y: y.article_type, plausible),
+}
+
+
+def _scores_at_k(queries: Sequence[Any], results: Sequence[Sequence[Any]], k: int,
+                 scores: dict[str, Score]) -> dict[str, Optional[float]]:
+    """Each named agreement@k of queries with their ranked results, rounded."""
+    return {name: _r(precision_at_k([query(x) for x in queries],
+                                    [[result(y) for y in row] for row in results], k, agree))
+            for name, (query, result, agree) in scores.items()}
+
+
 def _category_knn(vectors: np.ndarray, cats: Sequence[str], qvec: np.ndarray,
                   qcats: Sequence[str], k: int, qself: Optional[Sequence[int]] = None,
                   items: Optional[Sequence["CatalogItem"]] = None, rerank_weight: float = 0.0
@@ -862,26 +884,13 @@ def eval_retrieval(engine, config: Config, out_dir: Path, ccp_dir: Path, catalog
                                items=items, rerank_weight=weight)
             q = [items[i] for i in qidx]
             r = [[items[j] for j in row] for row in nn]
-            fig = {
-                "p5_article_type": _r(precision_at_k([x.article_type for x in q],
-                                                     [[y.article_type for y in row] for row in r], k)),
-                "p5_colour": _r(precision_at_k([x.colour for x in q],
-                                               [[y.colour for y in row] for row in r], k)),
-                "p5_gender": _r(precision_at_k([x.gender for x in q],
-                                               [[y.gender for y in row] for row in r], k,
-                                               same_gender_group)),
-                "per_category": {},
-            }
+            fig = {**_scores_at_k(q, r, k, CATALOG_SCORES), "per_category": {}}
+            per_category = {m: CATALOG_SCORES[m] for m in ("p5_article_type", "p5_colour")}
             for c in CATEGORIES:
                 sel = [j for j, x in enumerate(q) if x.category == c]
                 if sel:
-                    fig["per_category"][c] = {
-                        "n": len(sel),
-                        "p5_article_type": _r(precision_at_k(
-                            [q[j].article_type for j in sel],
-                            [[y.article_type for y in r[j]] for j in sel], k)),
-                        "p5_colour": _r(precision_at_k(
-                            [q[j].colour for j in sel], [[y.colour for y in r[j]] for j in sel], k))}
+                    fig["per_category"][c] = {"n": len(sel), **_scores_at_k(
+                        [q[j] for j in sel], [r[j] for j in sel], k, per_category)}
             fig["goal_met"] = {m: None if fig[m] is None else fig[m] >= GOALS[m]
                                for m in ("p5_article_type", "p5_colour", "p5_gender")}
             res["variants"][v] = fig
@@ -919,26 +928,12 @@ def eval_retrieval(engine, config: Config, out_dir: Path, ccp_dir: Path, catalog
             nn = _category_knn(gallery[gkey], cats, qvec, [g.category for g in garments], k,
                                items=items, rerank_weight=weight)
             r = [[items[j] for j in row] for row in nn]
-            fig = {
-                "colour_family_at5": _r(precision_at_k(
-                    [g.family for g in garments], [[colour_family(y.colour) for y in row]
-                                                   for row in r], k)),
-                "article_plausible_at5": _r(precision_at_k(
-                    [g.ccp_label for g in garments], [[y.article_type for y in row] for row in r],
-                    k, plausible)),
-                "per_category": {},
-            }
+            fig = {**_scores_at_k(garments, r, k, STREET_SCORES), "per_category": {}}
             for c in CATEGORIES:
                 sel = [j for j, g in enumerate(garments) if g.category == c]
                 if sel:
-                    fig["per_category"][c] = {
-                        "n": len(sel),
-                        "colour_family_at5": _r(precision_at_k(
-                            [garments[j].family for j in sel],
-                            [[colour_family(y.colour) for y in r[j]] for j in sel], k)),
-                        "article_plausible_at5": _r(precision_at_k(
-                            [garments[j].ccp_label for j in sel],
-                            [[y.article_type for y in r[j]] for j in sel], k, plausible))}
+                    fig["per_category"][c] = {"n": len(sel), **_scores_at_k(
+                        [garments[j] for j in sel], [r[j] for j in sel], k, STREET_SCORES)}
             cf5 = fig["colour_family_at5"]
             fig["goal_met"] = {"street_colour_family_at5": None if cf5 is None
                                else cf5 >= GOALS["street_colour_family_at5"]}
