@@ -80,6 +80,16 @@ class Catalog:
         rows = list(self.db.query("select * from products where id = ?", [product_id]))
         return rows[0] if rows else None
 
+    def get_many(self, product_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Rows by id, in one query per 500 ids; missing ids are simply absent."""
+        out: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(product_ids), 500):
+            chunk = product_ids[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.query(f"select * from products where id in ({marks})", chunk):
+                out[row["id"]] = row
+        return out
+
     def products(self, category: Optional[str] = None, active_only: bool = True
                  ) -> Iterator[dict[str, Any]]:
         where, params = [], []
@@ -99,25 +109,26 @@ class Catalog:
             counts[row["category"]] = row["n"]
         return counts
 
-    def to_product(self, row: dict[str, Any], distance: float = 0.0) -> Product:
+    def _image_path(self, row: dict[str, Any]) -> Optional[Path]:
+        """The row's image path made absolute (image_path is relative to the data dir)."""
         image = row.get("image_path")
-        if image:
-            p = Path(image)
-            image = str(p if p.is_absolute() else self.data_dir / p)
-        else:
-            image = row.get("image_url")
+        if not image:
+            return None
+        p = Path(image)
+        return p if p.is_absolute() else self.data_dir / p
+
+    def to_product(self, row: dict[str, Any], distance: float = 0.0) -> Product:
+        path = self._image_path(row)
+        image = str(path) if path else row.get("image_url")
         return Product(id=row["id"], title=row["title"], brand=row.get("brand"),
                        price=row.get("price"), mrp=row.get("mrp"), url=row["url"], image=image,
                        category=row["category"], article_type=row.get("article_type"),
                        gender=row.get("gender"), colour=row.get("colour"), distance=distance)
 
     def image_file(self, row: dict[str, Any]) -> Optional[Path]:
-        image = row.get("image_path")
-        if not image:
-            return None
-        p = Path(image)
-        p = p if p.is_absolute() else self.data_dir / p
-        return p if p.exists() else None
+        """The row's image file, if it is on disk."""
+        p = self._image_path(row)
+        return p if p is not None and p.exists() else None
 
     # --- embeddings ---------------------------------------------------------------------
     def get_embeddings(self, sha1s: list[str], model: str) -> dict[str, np.ndarray]:

@@ -186,13 +186,6 @@ class CatalogIndex:
         hits.sort(key=lambda h: h.distance)
         return hits[:n]
 
-    def vector(self, product_id: str) -> Optional[np.ndarray]:
-        for name, ids in self._ids.items():
-            if product_id in ids:
-                return np.array(self._indexes[name].get_item_vector(ids.index(product_id)),
-                                dtype=np.float32)
-        return None
-
     def close(self) -> None:
         for index in self._indexes.values():
             index.unload()

@@ -160,13 +160,13 @@ class Engine:
         while True:
             hits = index.query(vector, category, gender, n=n, embedding=self.embedder.version,
                                exclude=exclude)
-            rows = {h.product_id: self.catalog.get(h.product_id) for h in hits}
+            rows = self.catalog.get_many([h.product_id for h in hits])
             ranked = rerank([Candidate(h.product_id, h.distance,
-                                       {k: (rows[h.product_id] or {}).get(k) for k in LABELS})
+                                       {k: rows.get(h.product_id, {}).get(k) for k in LABELS})
                              for h in hits], weight=self.config.rerank_weight, window=window)
             products = []
             for cand in ranked:
-                row = rows[cand.key]
+                row = rows.get(cand.key)
                 if row is None or not row.get("active", 1):
                     continue
                 if options.budget is not None and row.get("price") is not None \
