@@ -49,6 +49,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .config import REPO_ROOT, Config
+from .fusion import box_iou
 from .records import CATEGORIES, Box
 
 log = logging.getLogger(__name__)
@@ -99,12 +100,7 @@ def class_recall(matrix: dict[str, dict[str, int]], label: str) -> Optional[floa
 
 # ------------------------------------------------------------------------------- detector figures
 
-def iou(a: Box, b: Box) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    inter = max(0.0, w) * max(0.0, h)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+iou = box_iou  # the fusion's IoU; matching and NMS must agree on overlap
 
 
 def average_precision(recall: Sequence[float], precision: Sequence[float]) -> float:
