@@ -249,11 +249,38 @@ def measure_latency(weights: Path, photos: list[Path], imgsz: Optional[int] = No
             "note": "CPU, photo already decoded; measured right after training, on a possibly busy machine"}
 
 
+def _init_summary(init: Optional[Path]) -> Optional[dict[str, Any]]:
+    """Where a fine-tuning run started: the weights file and the report that made it, if beside it."""
+    if not init:
+        return None
+    init = Path(init)
+    summary: dict[str, Any] = {"weights": init.name}
+    report = init.with_name(REPORT_FILE)
+    if report.is_file():
+        before = json.loads(report.read_text())
+        summary["report"] = {k: before.get(k) for k in ("command", "epochs", "imgsz", "seconds", "mAP50", "init")}
+    return summary
+
+
+def _command(epochs: int, imgsz: int, device: str, model: str, init: Optional[Path],
+             extra: Optional[dict[str, Any]]) -> str:
+    """The `lookbot train-detector` line that reproduces a run."""
+    parts = [f"lookbot train-detector --epochs {epochs} --imgsz {imgsz} --device {device}"]
+    if model != "yolov8n.yaml":
+        parts.append(f"--model {model}")
+    if init:
+        parts.append(f"--init {init}")
+    if extra and "lr0" in extra:
+        parts.append(f"--lr0 {extra['lr0']}")
+    return " ".join(parts)
+
+
 def train_detector(epochs: int = 60, imgsz: int = 384, device: str = "cpu", model: str = "yolov8n.yaml",
                    out_dir: Optional[Path] = None, *, ccp_dir: Optional[Path] = None,
                    work_dir: Optional[Path] = None, n_val: int = 160, seed: int = 0,
                    limit: Optional[int] = None, batch: int = 16, workers: int = 2,
-                   cache: Any = "ram", hours: Optional[float] = None, extra: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+                   cache: Any = "ram", hours: Optional[float] = None, init: Optional[Path] = None,
+                   extra: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     """Convert CCP, train from `model` (an architecture YAML), validate, write weights + report.
 
     `out_dir` (default data/models) receives detector.pt, detector_report.json, detector_split.json.
@@ -261,6 +288,8 @@ def train_detector(epochs: int = 60, imgsz: int = 384, device: str = "cpu", mode
     `limit` keeps only that many train photos and a quarter as many val photos (smoke tests).
     `hours`, when given, lets ultralytics fit the epoch count to that much wall time (its `time` mode);
     the report then gives the epochs actually run, which `--epochs` reproduces.
+    `init`, when given, is an earlier lookbot detector whose weights start this run (a second,
+    fine-tuning stage with a fresh schedule); the architecture still comes from `model`.
     `extra` is passed on to ultralytics' train() (augmentation and schedule overrides).
     Returns the report dict.
     """
@@ -291,11 +320,13 @@ def train_detector(epochs: int = 60, imgsz: int = 384, device: str = "cpu", mode
     args: dict[str, Any] = dict(
         data=str(data_yaml), epochs=epochs, imgsz=imgsz, device=device, batch=batch, workers=workers,
         project=str((work_dir / "runs").resolve()), name="train", exist_ok=True,
-        pretrained=False, amp=False, plots=False, val=True, seed=seed, deterministic=False,
+        pretrained=str(Path(init).resolve()) if init else False, amp=False, plots=False, val=True, seed=seed, deterministic=False,
         cache=cache, patience=0, cos_lr=True, close_mosaic=max(1, min(10, epochs // 5)),
         fliplr=0.5, mosaic=1.0, scale=0.5, translate=0.1, hsv_h=0.015, hsv_s=0.5, hsv_v=0.4,
         verbose=True,
     )
+    if init and not Path(init).is_file():
+        raise FileNotFoundError(f"--init weights not found: {init}")
     if hours:
         args["time"] = float(hours)
     args.update(extra or {})
@@ -341,7 +372,8 @@ def train_detector(epochs: int = 60, imgsz: int = 384, device: str = "cpu", mode
         "notes": NOTES + (f" Trained in ultralytics time mode ({hours} h budget), which fitted {epochs_run} "
                           "epochs; --epochs with that count reproduces the schedule up to the "
                           "re-estimation of epochs during the first epochs." if hours else ""),
-        "command": f"lookbot train-detector --epochs {epochs_run} --imgsz {imgsz} --device {device}",
+        "init": _init_summary(init),
+        "command": _command(epochs_run, imgsz, device, model, init, extra),
     }
     (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=1))
     log.info("detector written to %s: mAP50 %.3f, mAP50-95 %.3f", target, report["mAP50"], report["mAP50-95"])

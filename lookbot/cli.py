@@ -151,10 +151,13 @@ def cmd_crawl(args) -> int:
 def cmd_train_detector(args) -> int:
     from core.detector_training import train_detector
 
-    extra = {"patience": 0} if args.no_early_stop else None
+    extra: dict = {"patience": 0} if args.no_early_stop else {}
+    if args.lr0 is not None:
+        extra.update(lr0=args.lr0, warmup_epochs=1)
     report = train_detector(epochs=args.epochs, imgsz=args.imgsz, device=args.device,
                             model=args.model, out_dir=Path(args.out) if args.out else None,
-                            limit=args.limit, batch=args.batch, extra=extra)
+                            limit=args.limit, batch=args.batch, init=Path(args.init) if args.init else None,
+                            extra=extra or None)
     print(json.dumps(report, indent=2, default=str))
     return 0
 
@@ -304,6 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="train photos (smoke runs)")
     p.add_argument("--out", default=None, help="output folder (default data/models)")
     p.add_argument("--no-early-stop", action="store_true")
+    p.add_argument("--init", default=None, metavar="WEIGHTS",
+                   help="start from an earlier detector.pt (fine-tuning stage with a fresh schedule)")
+    p.add_argument("--lr0", type=float, default=None,
+                   help="initial learning rate (ultralytics' default 0.01; lower it with --init)")
     p.set_defaults(func=cmd_train_detector)
 
     from core.evaluate import DEFAULT_CCP_DIR, DEFAULT_PEOPLE_DIR
