@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import pickle
 import sys
+from pathlib import Path
 from contextlib import nullcontext
 from typing import Any, Optional
 from urllib.parse import urlparse
@@ -16,12 +18,13 @@ from aiolimiter import AsyncLimiter
 from telegram import BotCommand, Update
 from telegram.error import TimedOut
 from telegram.ext import (AIORateLimiter, Application, BaseHandler, CallbackQueryHandler,
-                          CommandHandler, MessageHandler, filters)
+                          CommandHandler, MessageHandler, PersistenceInput, PicklePersistence,
+                          filters)
 
 from core.config import Config
 
 from . import handlers as h
-from .prefs import Prefs, db_path
+from .prefs import Prefs, db_path, state_path
 from .schedule import Refresher, RefreshOutcome, schedule
 from .worker import WorkerPool
 
@@ -105,6 +108,23 @@ def parse_admin_ids(text: str) -> frozenset[int]:
     return frozenset(ids)
 
 
+def user_state(path: Path) -> PicklePersistence:
+    """PicklePersistence of user_data only (bot_data holds the engine); an unreadable file is
+    moved aside with a warning, so a bad file costs old buttons, not the bot."""
+    if path.exists():
+        try:
+            with path.open("rb") as f:
+                pickle.load(f)
+        except Exception as exc:  # truncated by a crash, or from an incompatible version
+            aside = path.with_name(path.name + ".unreadable")
+            os.replace(path, aside)
+            log.warning("could not read the saved user state %s (%s); moved it to %s and "
+                        "starting afresh", path, exc, aside)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return PicklePersistence(path, update_interval=30, store_data=PersistenceInput(
+        bot_data=False, chat_data=False, user_data=True, callback_data=False))
+
+
 def build_application(config: Config, token: str, engine, *, prefs: Optional[Prefs] = None,
                       pool: Optional[WorkerPool] = None, refresher: Optional[Refresher] = None,
                       timeout_retries: int = 2, http_timeout: Optional[float] = None
@@ -135,6 +155,7 @@ def build_application(config: Config, token: str, engine, *, prefs: Optional[Pre
                .base_url(config.telegram_base_url).base_file_url(config.telegram_base_file_url)
                .rate_limiter(RetryingRateLimiter(timeout_retries=timeout_retries, max_retries=3))
                .concurrent_updates(True)
+               .persistence(user_state(state_path(config)))
                .post_init(post_init).post_shutdown(post_shutdown))
     if http_timeout is not None:
         builder = builder.read_timeout(http_timeout).write_timeout(http_timeout)

@@ -47,11 +47,16 @@ class Services:
 
 @dataclass
 class Shown:
-    """One article's results as far as the user has paged, for "More like this"."""
+    """One article's results as far as the user has paged, for "More like this".
+
+    Kept in user_data, which PicklePersistence saves, so the button outlives a restart;
+    `embedding` names the vector's embedding, so a new model makes old buttons expire.
+    """
 
     category: str
     vector: np.ndarray
     offset: int
+    embedding: str = ""
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
@@ -207,7 +212,7 @@ async def send_result(message: Message, context: ContextTypes.DEFAULT_TYPE, resu
         await message.reply_text(cards.summary(result), parse_mode=HTML, do_quote=True)
     budget = svc.prefs.get(message.from_user.id).budget if message.from_user else None
     for article in result.articles:
-        shown = Shown(article.detection.category, article.vector, 0)
+        shown = Shown(article.detection.category, article.vector, 0, svc.engine.embedder.version)
         await send_card(message.chat_id, context, shown, article.products, budget)
 
 
@@ -245,12 +250,12 @@ async def more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """"More like this": the next k products like one article."""
     query, svc = update.callback_query, services(context)
     shown: Optional[Shown] = context.user_data.get("looks", {}).get(query.data.split(":", 1)[1])
-    if shown is None:
+    if shown is None or shown.embedding != svc.engine.embedder.version:
         await query.answer(cards.EXPIRED, show_alert=True)
         return
     await query.answer()
     k = svc.config.k
-    nxt = Shown(shown.category, shown.vector, shown.offset + k)
+    nxt = Shown(shown.category, shown.vector, shown.offset + k, shown.embedding)
     options = svc.prefs.get(update.effective_user.id).options(k=k, offset=nxt.offset)
     products = await svc.pool.run(svc.engine.search, nxt.vector, nxt.category, options)
     await send_card(update.effective_chat.id, context, nxt, products, options.budget)

@@ -54,6 +54,12 @@ def db_path(config: Config) -> Path:
     return Path(config.bot_db).expanduser() if config.bot_db else config.data_dir / "bot.db"
 
 
+def state_path(config: Config) -> Path:
+    """Where PicklePersistence keeps user_data (the "More like this" results), beside the db."""
+    path = db_path(config)
+    return path.with_name(path.stem + "-state.pickle")
+
+
 class Prefs:
     """The bot's own small database: `users` (gender, budget) and `counters`."""
 

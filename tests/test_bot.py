@@ -201,6 +201,25 @@ async def test_every_bad_input_gets_a_clear_reply(look_engine, tmp_path):
         assert not f.sent(None, "sendPhoto")
 
 
+@pytest.mark.slow
+async def test_more_like_this_still_works_after_a_restart(look_engine, tmp_path):
+    config = bot_config(look_engine, tmp_path)
+    async with running_bot(look_engine, config) as bot:
+        bot.fake.send_photo(7, shared(*FULL_SHOT).read_bytes())
+        await bot.settled()
+        first = card_calls(bot, 7)[0]
+    more = [b["callback_data"] for b in first.buttons() if b.get("callback_data")][0]
+    async with running_bot(look_engine, config) as bot:  # a new process would see the same
+        bot.fake.press(7, first.result, more)
+        page2 = (await bot.fake.wait_for(lambda: card_calls(bot, 7), 60))[0]
+        assert CARD_TITLE.match(page2.text).group(1) == CARD_TITLE.match(first.text).group(1)
+        old = {b["url"] for b in first.buttons() if "url" in b}
+        new = {b["url"] for b in page2.buttons() if "url" in b}
+        assert new and not (new & old)
+        assert not [c for c in bot.fake.sent(None, "answerCallbackQuery")
+                    if c.params.get("text") == cards.EXPIRED]
+
+
 async def test_preferences_persist_across_a_restart(look_engine, tmp_path):
     config = bot_config(look_engine, tmp_path)
     async with running_bot(look_engine, config) as bot:

@@ -16,7 +16,7 @@ from PIL import Image
 
 from bot import cards
 from bot.app import build_application, protect_token
-from bot.prefs import Prefs, parse_budget, parse_gender
+from bot.prefs import Prefs, parse_budget, parse_gender, state_path
 from bot.schedule import Refresher, plan, schedule
 from bot.worker import AlreadyWorking, Busy, WorkerPool
 from core.catalog import Catalog
@@ -325,3 +325,25 @@ async def test_a_crashing_handler_is_logged_and_the_user_told(tmp_path, caplog):
         await app.shutdown()
         await fake.stop()
     assert "error while handling an update" in caplog.text
+
+
+async def test_an_unreadable_saved_state_is_moved_aside_and_the_bot_starts(tmp_path, caplog):
+    fake = await FakeTelegram().start()
+    config = Config(data_dir=tmp_path, crawl_time="off", telegram_base_url=fake.base_url,
+                    telegram_base_file_url=fake.base_file_url)
+    state = state_path(config)
+    state.write_bytes(b"\x80\x05 half a pickle, cut by a power failure")
+    app = build_application(config, TOKEN, engine=None)
+    await app.initialize()
+    await app.start()
+    await app.updater.start_polling(poll_interval=0, timeout=1)
+    try:
+        fake.send_text(3, "/start")
+        await fake.wait_for(lambda: fake.sent(3, "sendMessage"), 20)
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        await fake.stop()
+    assert state.with_name(state.name + ".unreadable").exists()
+    assert "could not read the saved user state" in caplog.text
