@@ -68,10 +68,6 @@ def too_large(limit_bytes: int) -> str:
             f"(under {limit_bytes // 1_000_000} MB).")
 
 
-def price_text(product: Product) -> str:
-    return f"₹{product.price:,}" if product.price is not None else "price on Myntra"
-
-
 def label(category: str) -> str:
     return LABELS.get(category, category.title())
 
@@ -136,7 +132,7 @@ def caption(category: str, products: Sequence[Product], first: int = 1) -> str:
             name = name or "product"
             link = f'<a href="{html.escape(p.url, quote=True)}">{name}</a>' if is_link(p.url) \
                 else name
-            lines.append(f"{i}. {link} · {html.escape(price_text(p))}")
+            lines.append(f"{i}. {link} · {html.escape(p.price_label)}")
         text = "\n".join(lines)
         if len(text) <= CAPTION_LIMIT:
             return text
@@ -223,7 +219,7 @@ def collage(products: Sequence[Product], first: int = 1) -> bytes:
         draw.text((x + 23, y + 23), str(first + i), font=badge, fill="white", anchor="mm")
         draw.text((x + 2, y + TILE_H + 4), _fit(draw, p.brand or p.title, bold, TILE_W - 4),
                   font=bold, fill=(40, 44, 63))
-        draw.text((x + 2, y + TILE_H + 30), _fit(draw, price_text(p), small, TILE_W - 4),
+        draw.text((x + 2, y + TILE_H + 30), _fit(draw, p.price_label, small, TILE_W - 4),
                   font=small, fill=(60, 60, 60))
     buf = io.BytesIO()
     canvas.save(buf, format="JPEG", quality=85)

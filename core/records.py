@@ -51,6 +51,11 @@ class Product:
     mrp: Optional[int] = None
     distance: float = 0.0
 
+    @property
+    def price_label(self) -> str:
+        """"₹1,299", or "price on Myntra" when the catalog has no price (the demo catalog)."""
+        return f"₹{self.price:,}" if self.price is not None else "price on Myntra"
+
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "brand": self.brand, "price": self.price,
                 "url": self.url, "image": self.image, "distance": round(float(self.distance), 4)}

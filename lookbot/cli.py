@@ -47,10 +47,6 @@ def _engine(load_index: bool = True):
     return Engine(load_index=load_index)
 
 
-def _price(p) -> str:
-    return f"₹{p.price}" if p.price is not None else "price on Myntra"
-
-
 def cmd_look(args) -> int:
     engine = _engine()
     photos = args.photos or [str(DEFAULT_PHOTO)]
@@ -75,7 +71,7 @@ def cmd_look(args) -> int:
                   f"{[round(v) for v in d.box]}")
             for p in a.products:
                 print(f"      {p.distance:.3f}  {(p.brand or '-')[:18]:<18} {p.title[:48]:<48} "
-                      f"{_price(p):<16} {p.url}")
+                      f"{p.price_label:<16} {p.url}")
     return 0
 
 
