@@ -28,7 +28,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from .config import REPO_ROOT, Config
-from .evaluate import machine
+from .eval_data import machine
 
 log = logging.getLogger(__name__)
 
@@ -587,7 +587,7 @@ def measurements_markdown(ev: Optional[dict[str, Any]], bench: Optional[dict[str
                           bench_cmd: str = "lookbot bench --json --out runs/bench",
                           note: str = "") -> str:
     """The "Quality" and "Speed" tables of docs/MEASUREMENTS.md, from eval.json and bench.json."""
-    from .evaluate import GOALS
+    from .eval_metrics import GOALS
 
     out: list[str] = []
     if ev:

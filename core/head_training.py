@@ -211,7 +211,7 @@ def street_queries(config: Config, limit: Optional[int] = None,
 
     `photos` defaults to the evaluation photos (`street_photos`).
     """
-    from .evaluate import street_garments
+    from .eval_retrieval import street_garments
     from .imageio import decode
     from .pipeline import crop
 
@@ -379,7 +379,7 @@ def catalog_p5(vectors: np.ndarray, items: Sequence[CatalogItem], query_rows: Se
 def street_agreement(gallery: np.ndarray, items: Sequence[CatalogItem], garments, qvecs: np.ndarray,
                      k: int = 5) -> dict[str, float]:
     """Colour-family agreement@k and article plausibility@k of street garments (core.evaluate)."""
-    from .evaluate import colour_family, plausible
+    from .eval_labels import colour_family, plausible
 
     nn = knn_by_category(gallery, [it.category for it in items], qvecs,
                          [g.category for g in garments], k)

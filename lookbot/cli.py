@@ -309,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="initial learning rate (ultralytics' default 0.01; lower it with --init)")
     p.set_defaults(func=cmd_train_detector)
 
-    from core.evaluate import DEFAULT_CCP_DIR, DEFAULT_PEOPLE_DIR
+    from core.eval_data import DEFAULT_CCP_DIR, DEFAULT_PEOPLE_DIR
 
     p = sub.add_parser("eval", help="measure gate, detector and retrieval quality on real data")
     p.add_argument("--json", action="store_true", help="all figures as one JSON object")
