@@ -8,11 +8,12 @@ lighting, blur and flips. The head is trained with normalised-softmax classifica
 (Zhai & Wu, "Classification is a Strong Baseline for Deep Metric Learning") on article type,
 colour, gender and product identity, then measured on a fixed-seed holdout of catalog items
 that `lookbot eval` reuses through `data/models/embedding_split.json`.
+
+The data and its split are in `core.head_data`, the views and the feature cache in
+`core.head_views`, the figures in `core.head_metrics`, and the cost per photo in `core.head_bench`.
 """
 from __future__ import annotations
 
-import csv
-import hashlib
 import json
 import logging
 import random
@@ -22,383 +23,19 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
-from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
-from .config import REPO_ROOT, Config
+from .config import Config
+from .head_data import (CATALOG_CSV, HIRES_CSV, SPLIT_NAME, CatalogItem, load_catalog,
+                        load_or_make_split, street_queries)
+from .head_metrics import catalog_p5, per_garment, street_agreement
+from .head_views import colour_view, extract_street, extract_view
 
 log = logging.getLogger(__name__)
 
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
-CATALOG_CSV = SHARED_DATA / "catalog" / "products.csv"
-HIRES_CSV = SHARED_DATA / "catalog" / "products_hires.csv"
-CCP_DIR = SHARED_DATA / "ccp"
-SPLIT_NAME = "embedding_split.json"
 HEAD_NAME = "embedding_head.pt"
 REPORT_NAME = "embedding_report.json"
-CHUNK = 128
 
 
-@dataclass
-class CatalogItem:
-    id: str
-    gender: str
-    category: str
-    article_type: str
-    colour: str
-    path: Path
-
-
-def load_catalog(csv_path: Path = CATALOG_CSV) -> list[CatalogItem]:
-    """The labelled catalog rows whose image file exists, sorted by id."""
-    if not csv_path.exists():
-        raise FileNotFoundError(f"catalog labels not found: {csv_path}")
-    root = csv_path.parent
-    items = []
-    with csv_path.open(newline="") as f:
-        for row in csv.DictReader(f):
-            path = root / row["file"]
-            if path.exists():
-                items.append(CatalogItem(row["id"], row["gender"], row["category"],
-                                         row["article_type"], row["colour"], path))
-    items.sort(key=lambda it: int(it.id) if it.id.isdigit() else it.id)
-    return items
-
-
-def make_split(items: Sequence[CatalogItem], holdout_fraction: float = 0.3, seed: int = 7
-               ) -> dict:
-    """Fixed-seed holdout, stratified by article type so every type is measured."""
-    rng = random.Random(seed)
-    by_type: dict[str, list[str]] = {}
-    for it in items:
-        by_type.setdefault(it.article_type, []).append(it.id)
-    train, holdout = [], []
-    for t in sorted(by_type):
-        ids = sorted(by_type[t])
-        rng.shuffle(ids)
-        n = int(round(len(ids) * holdout_fraction))
-        holdout += ids[:n]
-        train += ids[n:]
-    return {"seed": seed, "holdout_fraction": holdout_fraction, "source": str(CATALOG_CSV),
-            "note": "catalog ids the embedding head was trained on (train) and kept out of "
-                    "training for measurement (holdout)",
-            "train": sorted(train, key=int), "heldout": sorted(holdout, key=int)}
-
-
-def load_or_make_split(path: Path, items: Sequence[CatalogItem], **kwargs) -> dict:
-    if path.exists():
-        return json.loads(path.read_text())
-    split = make_split(items, **kwargs)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(split, indent=1))
-    return split
-
-
-# --- augmentation towards street crops -----------------------------------------------------
-class Backgrounds:
-    """Patches of real street photos, used to replace the white studio background.
-
-    Only photos outside the detector's validation split are used, since `lookbot eval` takes
-    its street-to-shop queries from that split.
-    """
-
-    def __init__(self, count: int = 120, seed: int = 0):
-        rng = random.Random(seed)
-        folder = CCP_DIR / "photos"
-        val = set(street_photos())
-        names = sorted(p.name for p in folder.glob("*.jpg") if p.name not in val)
-        rng.shuffle(names)
-        self.photos: list[Image.Image] = []
-        for name in names[:count]:
-            with Image.open(folder / name) as im:
-                self.photos.append(im.convert("RGB").reduce(2))
-
-    def patch(self, rng: random.Random, size: tuple[int, int]) -> Image.Image:
-        w, h = size
-        kind = rng.random()
-        if not self.photos or kind < 0.25:
-            c = tuple(rng.randint(40, 230) for _ in range(3))
-            return Image.new("RGB", size, c)
-        photo = rng.choice(self.photos)
-        pw, ph = photo.size
-        side = rng.randint(min(pw, ph) // 4, min(pw, ph) // 2)
-        x, y = rng.randint(0, pw - side), rng.randint(0, ph - side)
-        return photo.crop((x, y, x + side, y + side)).resize(size, Image.BILINEAR)
-
-
-def studio_background_mask(arr: np.ndarray, threshold: int = 232) -> np.ndarray:
-    """Near-white pixels connected to the image border (the studio background)."""
-    from scipy import ndimage
-
-    white = arr.min(axis=2) >= threshold
-    labels, n = ndimage.label(white)
-    if n == 0:
-        return white
-    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    border = border[border > 0]
-    return np.isin(labels, border)
-
-
-def augment(image: Image.Image, rng: random.Random, backgrounds: Optional[Backgrounds]
-            ) -> Image.Image:
-    """One street-like view of a catalog shot; colours are kept (no hue shifts)."""
-    image = image.convert("RGB")
-    w, h = image.size
-    if backgrounds is not None and rng.random() < 0.7:
-        arr = np.asarray(image)
-        mask = studio_background_mask(arr)
-        bg = np.asarray(backgrounds.patch(rng, (w, h)))
-        arr = np.where(mask[..., None], bg, arr).astype(np.uint8)
-        image = Image.fromarray(arr)
-    r = rng.random()
-    if r < 0.6:  # random crop, as a tight or shifted detector box
-        scale = rng.uniform(0.55, 1.0)
-        aspect = rng.uniform(0.75, 1.33)
-        cw = int(round(min(w, w * np.sqrt(scale * aspect))))
-        ch = int(round(min(h, h * np.sqrt(scale / aspect))))
-        x, y = rng.randint(0, w - cw), rng.randint(0, h - ch)
-        image = image.crop((x, y, x + cw, y + ch))
-    elif r < 0.8:  # zoom out: a loose box with context around the garment
-        pad = rng.uniform(0.05, 0.25)
-        fill = tuple(rng.randint(60, 230) for _ in range(3))
-        image = ImageOps.expand(image, border=int(pad * max(w, h)), fill=fill)
-    if rng.random() < 0.5:
-        image = ImageOps.mirror(image)
-    image = ImageEnhance.Brightness(image).enhance(rng.uniform(0.75, 1.25))
-    image = ImageEnhance.Contrast(image).enhance(rng.uniform(0.8, 1.2))
-    image = ImageEnhance.Color(image).enhance(rng.uniform(0.85, 1.15))
-    if rng.random() < 0.5:
-        image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 0.8)))
-    return image
-
-
-def view_image(item: CatalogItem, view: int, backgrounds: Optional[Backgrounds],
-               seed: int = 0) -> Image.Image:
-    """View 0 is the clean shot; view v > 0 is a deterministic augmentation."""
-    with Image.open(item.path) as im:
-        image = im.convert("RGB")
-    if view == 0:
-        return image
-    return augment(image, random.Random(f"{seed}:{item.id}:{view}"), backgrounds)
-
-
-# --- street crops from CCP, for the street-to-shop check ------------------------------------
-def street_photos(config: Optional[Config] = None) -> list[str]:
-    """The CCP photos `lookbot eval` queries with: the detector's validation split."""
-    models_dir = config.models_dir if config is not None else Config().models_dir
-    path = models_dir / "detector_split.json"
-    if path.exists():
-        data = json.loads(path.read_text())
-        if isinstance(data.get("val"), list):
-            return sorted(data["val"])
-    from .detector_training import split_photos
-
-    names = sorted(p.name for p in (CCP_DIR / "photos").glob("*.jpg"))
-    return split_photos(names, n_val=160, seed=0)["val"]
-
-
-def street_tuning_photos(config: Optional[Config] = None, n: int = 160, seed: int = 1
-                         ) -> list[str]:
-    """CCP photos outside the evaluation photos, for choosing the colour weights."""
-    val = set(street_photos(config))
-    names = sorted(p.name for p in (CCP_DIR / "photos").glob("*.jpg") if p.name not in val)
-    random.Random(seed).shuffle(names)
-    return sorted(names[:n])
-
-
-def street_queries(config: Config, limit: Optional[int] = None,
-                   photos: Optional[Sequence[str]] = None):
-    """(garments, crops, owner) exactly as `lookbot eval` cuts them (core.evaluate).
-
-    `photos` defaults to the evaluation photos (`street_photos`).
-    """
-    from .eval_retrieval import street_garments
-    from .imageio import decode
-    from .pipeline import crop
-
-    photos = list(photos) if photos is not None else street_photos(config)
-    if limit is not None:
-        photos = photos[:limit]
-    garments = street_garments(CCP_DIR, photos)
-    crops, owner = [], []
-    for gi, g in enumerate(garments):
-        photo = decode((CCP_DIR / "photos" / g.image).read_bytes(),
-                       max_bytes=config.max_image_bytes, max_pixels=config.max_image_pixels,
-                       work_side=config.work_side)
-        for box in g.boxes:
-            crops.append(crop(photo, tuple(v / photo.scale for v in box)))
-            owner.append(gi)
-    return garments, crops, np.array(owner, dtype=np.int64)
-
-
-# --- feature cache -------------------------------------------------------------------------
-def cache_dir(config: Config, backbone_version: str) -> Path:
-    return config.models_dir / "cache" / backbone_version
-
-
-def extract_view(config: Config, items: Sequence[CatalogItem], view: int, seed: int = 0,
-                 batch: int = 32, embedder=None, cached_only: bool = False,
-                 progress: bool = True, source: str = "") -> dict[str, np.ndarray]:
-    """Backbone features of items in one view, cached on disk in chunks (resumable).
-
-    With `cached_only`, nothing is extracted: only what the cache holds comes back.
-    """
-    from .embed import Embedder
-
-    from tqdm import tqdm
-
-    backbone = embedder.backbone_version if embedder is not None else f"{config.backbone}-224"
-    folder = cache_dir(config, backbone) / f"{source}view{view}-seed{seed}"
-    feats: dict[str, np.ndarray] = {}
-    if folder.exists():
-        for path in sorted(folder.glob("*.npz")):
-            with np.load(path) as z:
-                feats.update(zip(z["ids"].tolist(), z["feats"]))
-    wanted = {it.id for it in items}
-    todo = [] if cached_only else [it for it in items if it.id not in feats]
-    if todo:
-        log.info("view %d: %d cached, %d to extract", view, len(wanted & set(feats)), len(todo))
-        embedder = embedder or Embedder(config.backbone, head_path=None)
-        folder.mkdir(parents=True, exist_ok=True)
-        backgrounds = Backgrounds() if view > 0 else None
-        bar = tqdm(total=len(todo), desc=f"features view {view}", unit="img",
-                   disable=not progress)
-        for start in range(0, len(todo), CHUNK):
-            chunk = todo[start:start + CHUNK]
-            vecs = []
-            for b in range(0, len(chunk), batch):
-                images = [view_image(it, view, backgrounds, seed) for it in chunk[b:b + batch]]
-                vecs.append(embedder.backbone_features(images))
-                bar.update(len(images))
-            ids = [it.id for it in chunk]
-            arr = np.concatenate(vecs).astype(np.float16)
-            np.savez(folder / f"{int(time.time() * 1000)}-{start:05d}.npz", ids=np.array(ids),
-                     feats=arr)
-            feats.update(zip(ids, arr))
-        bar.close()
-    return {k: v.astype(np.float32) for k, v in feats.items() if k in wanted}
-
-
-def extract_street(config: Config, crops: Sequence[Image.Image], batch: int = 32,
-                   embedder=None) -> np.ndarray:
-    """Backbone features of the street crops, cached as one file keyed by their pixels."""
-    from .embed import Embedder
-
-    embedder = embedder or Embedder(config.backbone, head_path=None)
-    root = cache_dir(config, embedder.backbone_version)
-    root.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha1()
-    for c in crops:
-        digest.update(np.asarray(c.resize((8, 8))).tobytes())
-    path = root / f"street-{len(crops)}-{digest.hexdigest()[:10]}.npy"
-    if path.exists():
-        return np.load(path).astype(np.float32)
-    vecs = []
-    for b in range(0, len(crops), batch):
-        vecs.append(embedder.backbone_features(list(crops[b:b + batch])))
-        log.info("street crops: %d/%d", min(b + batch, len(crops)), len(crops))
-    arr = np.concatenate(vecs) if vecs else np.zeros((0, embedder.backbone.dim), np.float32)
-    np.save(path, arr.astype(np.float16))
-    return arr.astype(np.float32)
-
-
-# --- colour features per view (cheap, cached beside the backbone features) -----------------
-def colour_view(config: Config, items: Sequence[CatalogItem], view: int, seed: int = 0,
-                source: str = "") -> dict[str, np.ndarray]:
-    """Colour histograms of items in one view (the same pixels the backbone saw)."""
-    from .head import COLOUR_FEATURE_DIM, COLOUR_VERSION, colour_bands
-
-    folder = config.models_dir / "cache" / "colour"
-    path = folder / f"{COLOUR_VERSION}-{source}view{view}-seed{seed}.npz"
-    known: dict[str, np.ndarray] = {}
-    if path.exists():
-        with np.load(path) as z:
-            known = dict(zip(z["ids"].tolist(), z["hist"]))
-    todo = [it for it in items if it.id not in known]
-    if todo:
-        backgrounds = Backgrounds() if view > 0 else None
-        for it in todo:
-            known[it.id] = colour_bands(view_image(it, view, backgrounds, seed))
-        folder.mkdir(parents=True, exist_ok=True)
-        ids = sorted(known)
-        np.savez(path, ids=np.array(ids),
-                 hist=np.stack([known[i] for i in ids]).astype(np.float32).reshape(-1, COLOUR_FEATURE_DIM))
-    return {it.id: known[it.id] for it in items}
-
-
-# --- measurement ---------------------------------------------------------------------------
-def _gender_group(g: str) -> str:
-    return {"Men": "men", "Boys": "men", "Women": "women", "Girls": "women"}.get(g, "unisex")
-
-
-def same_gender(a: str, b: str) -> bool:
-    ga, gb = _gender_group(a), _gender_group(b)
-    return ga == gb or "unisex" in (ga, gb)
-
-
-def knn_by_category(vectors: np.ndarray, cats: Sequence[str], queries: np.ndarray,
-                    qcats: Sequence[str], k: int = 5, qself: Optional[Sequence[int]] = None
-                    ) -> list[list[int]]:
-    """Exact cosine top-k among gallery rows of the query's category (self excluded)."""
-    cats = np.asarray(cats)
-    out: list[list[int]] = [[] for _ in range(len(queries))]
-    for c in sorted(set(qcats)):
-        rows = np.where(cats == c)[0]
-        qi = [i for i, qc in enumerate(qcats) if qc == c]
-        if len(rows) == 0:
-            continue
-        sims = queries[qi] @ vectors[rows].T
-        if qself is not None:
-            pos = {int(r): j for j, r in enumerate(rows)}
-            for a, i in enumerate(qi):
-                j = pos.get(int(qself[i]), -1)
-                if j >= 0:
-                    sims[a, j] = -np.inf
-        order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-        for a, i in enumerate(qi):
-            out[i] = [int(rows[j]) for j in order[a]]
-    return out
-
-
-def catalog_p5(vectors: np.ndarray, items: Sequence[CatalogItem], query_rows: Sequence[int],
-               k: int = 5) -> dict[str, float]:
-    """P@k of same article type, colour and gender group, each query against its category."""
-    cats = [it.category for it in items]
-    nn = knn_by_category(vectors, cats, vectors[list(query_rows)],
-                         [cats[i] for i in query_rows], k, qself=list(query_rows))
-    t = c = g = 0.0
-    for q, row in zip(query_rows, nn):
-        a = items[q]
-        t += sum(items[j].article_type == a.article_type for j in row) / k
-        c += sum(items[j].colour == a.colour for j in row) / k
-        g += sum(same_gender(items[j].gender, a.gender) for j in row) / k
-    n = max(len(query_rows), 1)
-    return {"p5_article_type": round(t / n, 4), "p5_colour": round(c / n, 4),
-            "p5_gender": round(g / n, 4), "n_queries": len(query_rows)}
-
-
-def street_agreement(gallery: np.ndarray, items: Sequence[CatalogItem], garments, qvecs: np.ndarray,
-                     k: int = 5) -> dict[str, float]:
-    """Colour-family agreement@k and article plausibility@k of street garments (core.evaluate)."""
-    from .eval_labels import colour_family, plausible
-
-    nn = knn_by_category(gallery, [it.category for it in items], qvecs,
-                         [g.category for g in garments], k)
-    fam = pla = 0.0
-    for g, row in zip(garments, nn):
-        fam += sum(colour_family(items[j].colour) == g.family for j in row) / k
-        pla += sum(plausible(g.ccp_label, items[j].article_type) for j in row) / k
-    n = max(len(garments), 1)
-    return {"colour_family_at5": round(fam / n, 4), "article_plausible_at5": round(pla / n, 4),
-            "n_queries": len(garments)}
-
-
-def per_garment(vectors: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
-    """Mean of each garment's crop vectors (both shoes), re-normalised."""
-    out = np.stack([vectors[owner == i].mean(0) for i in range(n)]) if n else vectors[:0]
-    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-
-
-# --- training ------------------------------------------------------------------------------
 @dataclass
 class TrainSettings:
     """Defaults chosen on a validation carve of 500 training items (catalog) and on 160 CCP
@@ -633,65 +270,6 @@ def train_embedding(config: Config, out: Optional[Path] = None, epochs: int = 60
 
 
 # --- speed ---------------------------------------------------------------------------------
-def bench_head(config: Config, head_path: Optional[Path] = None, photos_dir: Optional[Path] = None,
-               n_photos: int = 12, rounds: int = 3) -> dict:
-    """Per-photo latency of decode+gate+detect and of embedding its crops, without and with the
-    head, interleaved in one process on real full-shot photos (medians, milliseconds)."""
-    from .embed import Embedder
-    from .pipeline import Engine, articles_of, crop
-
-    head_path = Path(head_path) if head_path is not None else config.models_dir / HEAD_NAME
-    photos_dir = Path(photos_dir) if photos_dir is not None else SHARED_DATA / "people" / "fullshot"
-    engine = Engine(config, load_index=False)
-    plain = Embedder(config.backbone, head_path=None)
-    with_head = Embedder(config.backbone, head_path=head_path)
-    if with_head.head is None:
-        raise FileNotFoundError(f"no embedding head at {head_path}")
-    photos = sorted(photos_dir.glob("*.jpg"))[:n_photos]
-    pre, e_plain, e_head, n_crops, proj = [], [], [], [], []
-    for path in photos:
-        data = path.read_bytes()
-        best = np.inf
-        for _ in range(rounds if path == photos[0] else 1):
-            t = time.perf_counter()
-            image = engine.decode(data)
-            verdict = engine.gate.check(image.rgb)
-            groups = articles_of(engine.detect_photo(image, verdict)) if verdict.full_shot else []
-            best = min(best, time.perf_counter() - t)
-        crops = [crop(image, d.box) for g in groups for d in g]
-        if not crops:
-            continue
-        plain.embed(crops), with_head.embed(crops)  # warm
-        tp, th, tj = [], [], []
-        feats = plain.backbone_features(crops)
-        for _ in range(rounds):
-            t = time.perf_counter()
-            with_head.head.project(feats, crops)
-            tj.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            plain.embed(crops)
-            tp.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            with_head.embed(crops)
-            th.append(time.perf_counter() - t)
-        pre.append(best)
-        e_plain.append(min(tp))
-        e_head.append(min(th))
-        proj.append(min(tj))
-        n_crops.append(len(crops))
-    if not pre:
-        raise ValueError(f"no full-shot photo with articles in {photos_dir}")
-    pre_ms, p_ms, h_ms, j_ms = (float(np.median(x) * 1000) for x in (pre, e_plain, e_head, proj))
-    return {"photos": len(pre), "crops_per_photo": float(np.mean(n_crops)),
-            "decode_gate_detect_ms": round(pre_ms, 1), "embed_no_head_ms": round(p_ms, 1),
-            "embed_head_ms": round(h_ms, 1), "embed_ratio": round(h_ms / p_ms, 3),
-            "end_to_end_ratio": round((pre_ms + h_ms) / (pre_ms + p_ms), 3),
-            "head_project_ms": round(j_ms, 2),
-            "head_share_of_no_head": round(j_ms / (pre_ms + p_ms), 4),
-            "note": "search is left out: it is the same Annoy lookup, on 256-d instead of "
-                    "1280-d vectors with the head"}
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """`python -m core.head_training [train|bench] ...` until `lookbot train-embedding` wraps it."""
     import argparse
@@ -728,6 +306,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                  command=command)
         print(format_report(report))
     else:
+        from .head_bench import bench_head
+
         print(json.dumps(bench_head(config, photos_dir=args.photos, n_photos=args.n), indent=1))
     return 0
 

@@ -36,7 +36,7 @@ def test_colour_histogram_reads_the_garment_not_the_background():
     import scipy.io as sio
 
     from core.head import COLOUR_SIDE, colour_histogram, srgb_to_lab, weighted_histogram
-    from core.head_training import street_photos
+    from core.head_data import street_photos
 
     ccp = shared("ccp")
     names = [str(x[0]) for x in sio.loadmat(str(ccp / "label_list.mat"))["label_list"][0]]
@@ -106,7 +106,7 @@ def test_training_runs_end_to_end_on_a_tiny_subset(tmp_path):
 
 def test_committed_head_loads_offline_and_groups_by_type_and_colour(no_network):
     from core.embed import Embedder
-    from core.head_training import load_catalog
+    from core.head_data import load_catalog
 
     assert HEAD.exists(), "data/models/embedding_head.pt is missing: run lookbot train-embedding"
     embedder = Embedder(head_path=HEAD)

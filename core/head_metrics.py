@@ -1,0 +1,81 @@
+"""The figures `lookbot train-embedding` reports: exact nearest neighbours within a category,
+catalog P@k of article type, colour and gender group, and street-to-shop agreement@k."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .head_data import CatalogItem
+
+
+def _gender_group(g: str) -> str:
+    return {"Men": "men", "Boys": "men", "Women": "women", "Girls": "women"}.get(g, "unisex")
+
+
+def same_gender(a: str, b: str) -> bool:
+    ga, gb = _gender_group(a), _gender_group(b)
+    return ga == gb or "unisex" in (ga, gb)
+
+
+def knn_by_category(vectors: np.ndarray, cats: Sequence[str], queries: np.ndarray,
+                    qcats: Sequence[str], k: int = 5, qself: Optional[Sequence[int]] = None
+                    ) -> list[list[int]]:
+    """Exact cosine top-k among gallery rows of the query's category (self excluded)."""
+    cats = np.asarray(cats)
+    out: list[list[int]] = [[] for _ in range(len(queries))]
+    for c in sorted(set(qcats)):
+        rows = np.where(cats == c)[0]
+        qi = [i for i, qc in enumerate(qcats) if qc == c]
+        if len(rows) == 0:
+            continue
+        sims = queries[qi] @ vectors[rows].T
+        if qself is not None:
+            pos = {int(r): j for j, r in enumerate(rows)}
+            for a, i in enumerate(qi):
+                j = pos.get(int(qself[i]), -1)
+                if j >= 0:
+                    sims[a, j] = -np.inf
+        order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+        for a, i in enumerate(qi):
+            out[i] = [int(rows[j]) for j in order[a]]
+    return out
+
+
+def catalog_p5(vectors: np.ndarray, items: Sequence[CatalogItem], query_rows: Sequence[int],
+               k: int = 5) -> dict[str, float]:
+    """P@k of same article type, colour and gender group, each query against its category."""
+    cats = [it.category for it in items]
+    nn = knn_by_category(vectors, cats, vectors[list(query_rows)],
+                         [cats[i] for i in query_rows], k, qself=list(query_rows))
+    t = c = g = 0.0
+    for q, row in zip(query_rows, nn):
+        a = items[q]
+        t += sum(items[j].article_type == a.article_type for j in row) / k
+        c += sum(items[j].colour == a.colour for j in row) / k
+        g += sum(same_gender(items[j].gender, a.gender) for j in row) / k
+    n = max(len(query_rows), 1)
+    return {"p5_article_type": round(t / n, 4), "p5_colour": round(c / n, 4),
+            "p5_gender": round(g / n, 4), "n_queries": len(query_rows)}
+
+
+def street_agreement(gallery: np.ndarray, items: Sequence[CatalogItem], garments, qvecs: np.ndarray,
+                     k: int = 5) -> dict[str, float]:
+    """Colour-family agreement@k and article plausibility@k of street garments (core.eval_retrieval)."""
+    from .eval_labels import colour_family, plausible
+
+    nn = knn_by_category(gallery, [it.category for it in items], qvecs,
+                         [g.category for g in garments], k)
+    fam = pla = 0.0
+    for g, row in zip(garments, nn):
+        fam += sum(colour_family(items[j].colour) == g.family for j in row) / k
+        pla += sum(plausible(g.ccp_label, items[j].article_type) for j in row) / k
+    n = max(len(garments), 1)
+    return {"colour_family_at5": round(fam / n, 4), "article_plausible_at5": round(pla / n, 4),
+            "n_queries": len(garments)}
+
+
+def per_garment(vectors: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    """Mean of each garment's crop vectors (both shoes), re-normalised."""
+    out = np.stack([vectors[owner == i].mean(0) for i in range(n)]) if n else vectors[:0]
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
