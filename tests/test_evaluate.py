@@ -221,7 +221,7 @@ def test_eval_command_end_to_end_on_a_tiny_subset(tmp_path, capsys):
     text = format_eval(report)
     assert "Gate (2 labelled photos)" in text and "Street to shop" in text
 
-    from core.benchmark import measurements_markdown
+    from core.measurements import measurements_markdown
 
     md = measurements_markdown(report, None, eval_cmd="lookbot eval --limit 1")
     assert "## Quality" in md and "`lookbot eval --limit 1`" in md
