@@ -102,6 +102,34 @@ def test_train_detector_one_epoch_end_to_end(tmp_path, no_network):
     assert isinstance(det.detect(_rgb(ccp / "photos" / split["val"][0])), list)
 
 
+@pytest.mark.slow
+def test_train_detector_init_starts_from_the_given_weights(tmp_path, no_network):
+    import torch
+
+    from core.detector_training import train_detector
+
+    report = train_detector(epochs=1, imgsz=128, device="cpu", model="yolov8n.yaml", out_dir=tmp_path,
+                            ccp_dir=shared("ccp"), work_dir=tmp_path / "work", limit=8, batch=4,
+                            workers=0, cache=False, init=WEIGHTS,
+                            extra={"lr0": 1e-9, "warmup_epochs": 0})
+    assert report["init"]["weights"] == "detector.pt"
+    assert report["init"]["report"]["command"] == json.loads(REPORT.read_text())["command"]
+    assert "--init" in report["command"]
+
+    def convs(path):
+        model = torch.load(path, map_location="cpu", weights_only=False)["model"]
+        return {k: v.float() for k, v in model.state_dict().items() if k.endswith("conv.weight")}
+
+    before, after = convs(WEIGHTS), convs(tmp_path / "detector.pt")
+    assert before.keys() == after.keys() and len(before) > 50
+    # at a learning rate of 1e-9 the run ends where it started, on the committed weights (up to
+    # float16 storage); a fresh yolov8n.yaml differs from them by far more than 0.01
+    assert max(float((before[k] - after[k]).abs().max()) for k in before) < 0.01
+    with pytest.raises(FileNotFoundError, match="--init"):
+        train_detector(epochs=1, imgsz=64, out_dir=tmp_path / "x", ccp_dir=shared("ccp"),
+                       work_dir=tmp_path / "work2", limit=4, init=tmp_path / "missing.pt")
+
+
 def test_train_detector_refuses_pt_weights(tmp_path):
     from core.detector_training import train_detector
 
