@@ -9,8 +9,8 @@ import logging
 import os
 import pickle
 import sys
-from pathlib import Path
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import urlparse
 
