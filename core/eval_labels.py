@@ -10,6 +10,8 @@ from typing import Optional
 
 import numpy as np
 
+from .colour import srgb_to_lab
+
 # ------------------------------------------------------------------------------- gender
 
 GENDER_GROUPS: dict[str, str] = {"Men": "men", "Boys": "men", "Women": "women", "Girls": "women",
@@ -63,26 +65,13 @@ def colour_family(name: Optional[str]) -> Optional[str]:
     return COLOUR_FAMILIES.get((name or "").strip())
 
 
-def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """N x 3 uint8 (or 0-255 float) sRGB -> N x 3 CIE Lab (D65)."""
-    c = np.asarray(rgb, dtype=np.float64).reshape(-1, 3) / 255.0
-    c = np.where(c > 0.04045, ((c + 0.055) / 1.055) ** 2.4, c / 12.92)
-    m = np.array([[0.4124564, 0.3575761, 0.1804375],
-                  [0.2126729, 0.7151522, 0.0721750],
-                  [0.0193339, 0.1191920, 0.9503041]])
-    xyz = c @ m.T / np.array([0.95047, 1.0, 1.08883])
-    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
-    return np.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]),
-                     200 * (f[:, 1] - f[:, 2])], axis=1)
-
-
 _NAMES = list(COLOUR_RGB)
 _CENTROIDS = srgb_to_lab(np.array([COLOUR_RGB[n] for n in _NAMES]))
 
 
 def nearest_colour_names(rgb: np.ndarray) -> list[str]:
     """Each pixel's nearest catalog colour name (CIE76 distance to the Lab centroids)."""
-    lab = srgb_to_lab(rgb)
+    lab = srgb_to_lab(np.asarray(rgb).reshape(-1, 3))
     d = ((lab[:, None, :] - _CENTROIDS[None, :, :]) ** 2).sum(-1)
     return [_NAMES[i] for i in d.argmin(1)]
 

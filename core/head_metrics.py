@@ -6,16 +6,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from .eval_labels import same_gender_group
 from .head_data import CatalogItem
-
-
-def _gender_group(g: str) -> str:
-    return {"Men": "men", "Boys": "men", "Women": "women", "Girls": "women"}.get(g, "unisex")
-
-
-def same_gender(a: str, b: str) -> bool:
-    ga, gb = _gender_group(a), _gender_group(b)
-    return ga == gb or "unisex" in (ga, gb)
 
 
 def knn_by_category(vectors: np.ndarray, cats: Sequence[str], queries: np.ndarray,
@@ -53,7 +45,7 @@ def catalog_p5(vectors: np.ndarray, items: Sequence[CatalogItem], query_rows: Se
         a = items[q]
         t += sum(items[j].article_type == a.article_type for j in row) / k
         c += sum(items[j].colour == a.colour for j in row) / k
-        g += sum(same_gender(items[j].gender, a.gender) for j in row) / k
+        g += sum(same_gender_group(items[j].gender, a.gender) for j in row) / k
     n = max(len(query_rows), 1)
     return {"p5_article_type": round(t / n, 4), "p5_colour": round(c / n, 4),
             "p5_gender": round(g / n, 4), "n_queries": len(query_rows)}

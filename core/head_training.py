@@ -173,7 +173,7 @@ def train_embedding(config: Config, out: Optional[Path] = None, epochs: int = 60
     - `settings_overrides`: any other `TrainSettings` field (hidden, dropout, ...).
     """
     from .embed import Embedder, l2_normalise
-    from .head import colour_features
+    from .colour import colour_features
 
     t0 = time.time()
     out = Path(out) if out is not None else config.models_dir / HEAD_NAME

@@ -188,7 +188,7 @@ def extract_street(config: Config, crops: Sequence[Image.Image], batch: int = 32
 def colour_view(config: Config, items: Sequence[CatalogItem], view: int, seed: int = 0,
                 source: str = "") -> dict[str, np.ndarray]:
     """Colour histograms of items in one view (the same pixels the backbone saw)."""
-    from .head import COLOUR_FEATURE_DIM, COLOUR_VERSION, colour_bands
+    from .colour import COLOUR_FEATURE_DIM, COLOUR_VERSION, colour_bands
 
     folder = config.models_dir / "cache" / "colour"
     path = folder / f"{COLOUR_VERSION}-{source}view{view}-seed{seed}.npz"

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.colour import srgb_to_lab
 from core.eval_gate import GATE_CLASSES
 from core.eval_labels import (COLOUR_FAMILIES, COLOUR_RGB, PLAUSIBLE_TYPES, SKIPPED_CCP_LABELS,
                               colour_family, dominant_colour, nearest_colour_names, plausible,
-                              same_gender_group, srgb_to_lab)
+                              same_gender_group)
 from core.eval_metrics import (accuracy, average_precision, class_recall, confusion_matrix,
                                detection_map, exact_knn, iou, precision_at_k)
 from core.eval_retrieval import _category_knn, contact_sheet, street_garments

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import socket
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,7 +34,7 @@ def test_colour_histogram_reads_the_garment_not_the_background():
 
     import scipy.io as sio
 
-    from core.head import COLOUR_SIDE, colour_histogram, srgb_to_lab, weighted_histogram
+    from core.colour import COLOUR_SIDE, colour_histogram, srgb_to_lab, weighted_histogram
     from core.head_data import street_photos
 
     ccp = shared("ccp")
