@@ -54,8 +54,6 @@ from .records import CATEGORIES
 
 log = logging.getLogger(__name__)
 
-FIGURES_DIR = REPO_ROOT / "docs" / "figures"
-
 
 def run_eval(config: Optional[Config] = None, out_dir: Optional[Path] = None,
              people_dir: Path = DEFAULT_PEOPLE_DIR, ccp_dir: Path = DEFAULT_CCP_DIR,

@@ -222,17 +222,17 @@ def cmd_bench(args) -> int:
     from core.benchmark import format_bench, run_bench
     from core.config import Config
 
-    pool_factory, pool_name, cards_fn = None, None, None
     try:
         from bot import cards
-
+    except ImportError as exc:  # the bot's extras are missing: a plain thread pool stands in
+        log.warning("bot worker pool unavailable (%s): using a ThreadPoolExecutor", exc)
+        pool_factory = pool_name = cards_fn = None
+    else:
         pool_factory, pool_name = _BotPoolAdapter, "bot.worker.WorkerPool"
 
         def cards_fn(result):
             return [cards.card(a.detection.category, a.products, "more")
                     for a in result.articles]
-    except ImportError as exc:  # the bot's extras are missing: a plain thread pool stands in
-        log.warning("bot worker pool unavailable (%s): using a ThreadPoolExecutor", exc)
     concurrency = [c for group in args.concurrency or ["1,2,4,8"] for c in _int_list(group)]
     report = run_bench(Config.from_env(), Path(args.photos), concurrency,
                        _int_list(args.index_sizes), Path(args.out), limit=args.limit,
