@@ -255,7 +255,7 @@ class Crawler:
     def commit(self, listing: Listing, result: ListingResult, items: list[Item]) -> None:
         now = now_iso()
         records = [r for r in (to_record(i, listing, now) for i in items) if r is not None]
-        old = store.existing_rows(self.catalog, [r["id"] for r in records])
+        old = self.catalog.get_many([r["id"] for r in records])
         for r in records:
             prev = old.get(r["id"])
             if prev and prev.get("first_seen"):

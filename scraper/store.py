@@ -24,16 +24,6 @@ def ensure_columns(catalog: Catalog) -> None:
             table.add_column(name, kind)
 
 
-def existing_rows(catalog: Catalog, ids: list[str]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        marks = ",".join("?" * len(chunk))
-        for row in catalog.db.query(f"select * from products where id in ({marks})", chunk):
-            out[row["id"]] = row
-    return out
-
-
 def classify(record: dict[str, Any], old: Optional[dict[str, Any]]) -> str:
     """'new', 'updated' or 'unchanged' for a record about to be written over `old`."""
     if old is None:
