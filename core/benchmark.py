@@ -27,12 +27,12 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from .config import REPO_ROOT, Config
+from .config import REPO_ROOT, SHARED_DATA, Config
 from .eval_data import machine
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PHOTOS = REPO_ROOT.parent / "shared" / "data" / "people" / "fullshot"
+DEFAULT_PHOTOS = SHARED_DATA / "people" / "fullshot"
 DEFAULT_CONCURRENCY = (1, 2, 4, 8)
 STANDARD_INDEX_SIZES = (10_000, 100_000, 1_000_000)
 DEFAULT_INDEX_SIZES = (10_000, 100_000)  # 1_000_000 only on request: GBs and many minutes on 2 cores

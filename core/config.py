@@ -8,6 +8,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = REPO_ROOT / "data" / "demo"
 MODELS_DIR = REPO_ROOT / "data" / "models"
+# The labelled data for training and measuring (../shared/data beside the repository).
+SHARED_DATA = Path(os.environ.get("LOOKBOT_SHARED_DATA") or REPO_ROOT.parent / "shared" / "data")
 
 
 def _env(name: str, default: str) -> str:

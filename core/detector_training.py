@@ -34,13 +34,13 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 
-from core.config import REPO_ROOT
+from core.config import SHARED_DATA
 from core.records import CATEGORIES
 from core.yolo import DETECTOR_FILE, load_ultralytics
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CCP_DIR = REPO_ROOT.parent / "shared" / "data" / "ccp"
+DEFAULT_CCP_DIR = SHARED_DATA / "ccp"
 SPLIT_FILE = "detector_split.json"
 REPORT_FILE = "detector_report.json"
 DRESS_LABELS = ("dress", "suit", "romper")

@@ -17,13 +17,11 @@ from typing import Any, Optional
 
 from PIL import Image
 
-from .config import REPO_ROOT
+from .config import SHARED_DATA
 from .records import CATEGORIES
 
 log = logging.getLogger(__name__)
 
-# Where the labelled data lives: the shared data beside the repository.
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 DEFAULT_PEOPLE_DIR = SHARED_DATA / "people"
 DEFAULT_CCP_DIR = SHARED_DATA / "ccp"
 DEFAULT_CATALOG_DIR = SHARED_DATA / "catalog"

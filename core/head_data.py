@@ -11,9 +11,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .config import REPO_ROOT, Config
+from .config import SHARED_DATA, Config
 
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 CATALOG_CSV = SHARED_DATA / "catalog" / "products.csv"
 HIRES_CSV = SHARED_DATA / "catalog" / "products_hires.csv"
 CCP_DIR = SHARED_DATA / "ccp"

@@ -9,9 +9,11 @@ import pytest
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("GLOG_minloglevel", "2")
 
+from core.config import SHARED_DATA  # noqa: E402  (after the environment it reads)
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SHARED = Path(os.environ.get("LOOKBOT_SHARED_DATA", REPO.parent / "shared" / "data"))
+SHARED = SHARED_DATA  # LOOKBOT_SHARED_DATA, else ../shared/data
 
 
 def shared(*parts: str) -> Path:
