@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from core import benchmark as bm
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+from tests.conftest import SHARED
 FULLSHOT = SHARED / "people" / "fullshot"
 CATALOG = SHARED / "catalog"
 needs_shared = pytest.mark.skipif(not FULLSHOT.exists(), reason="no ../shared/data")

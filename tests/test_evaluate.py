@@ -18,8 +18,8 @@ from core.eval_metrics import (accuracy, average_precision, class_recall, confus
 from core.eval_retrieval import _category_knn, contact_sheet, street_garments
 from core.evaluate import format_eval
 from core.records import CATEGORIES
+from tests.conftest import SHARED
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CCP = SHARED / "ccp"
 CATALOG = SHARED / "catalog"
 needs_shared = pytest.mark.skipif(not (CCP / "boxes.csv").exists(), reason="no ../shared/data")
