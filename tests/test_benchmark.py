@@ -10,6 +10,7 @@ import pytest
 
 from core import benchmark as bm
 from tests.conftest import SHARED
+
 FULLSHOT = SHARED / "people" / "fullshot"
 CATALOG = SHARED / "catalog"
 needs_shared = pytest.mark.skipif(not FULLSHOT.exists(), reason="no ../shared/data")
