@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import pickle
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -108,21 +107,24 @@ def parse_admin_ids(text: str) -> frozenset[int]:
     return frozenset(ids)
 
 
-def user_state(path: Path) -> PicklePersistence:
-    """PicklePersistence of user_data only (bot_data holds the engine); an unreadable file is
-    moved aside with a warning, so a bad file costs old buttons, not the bot."""
-    if path.exists():
+class UserState(PicklePersistence):
+    """PicklePersistence of user_data only (bot_data holds the engine). An unreadable file is
+    moved aside with a warning when it is first read, so a bad file costs old buttons, not the bot."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(path, update_interval=30, store_data=PersistenceInput(
+            bot_data=False, chat_data=False, user_data=True, callback_data=False))
+
+    async def get_user_data(self) -> dict:
         try:
-            with path.open("rb") as f:
-                pickle.load(f)
-        except Exception as exc:  # truncated by a crash, or from an incompatible version
-            aside = path.with_name(path.name + ".unreadable")
-            os.replace(path, aside)
+            return await super().get_user_data()
+        except TypeError as exc:  # PTB's error for a file it cannot unpickle: truncated, or foreign
+            aside = self.filepath.with_name(self.filepath.name + ".unreadable")
+            os.replace(self.filepath, aside)
             log.warning("could not read the saved user state %s (%s); moved it to %s and "
-                        "starting afresh", path, exc, aside)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return PicklePersistence(path, update_interval=30, store_data=PersistenceInput(
-        bot_data=False, chat_data=False, user_data=True, callback_data=False))
+                        "starting afresh", self.filepath, exc.__cause__ or exc, aside)
+            return await super().get_user_data()  # no file now: empty
 
 
 def build_application(config: Config, token: str, engine, *, prefs: Optional[Prefs] = None,
@@ -155,7 +157,7 @@ def build_application(config: Config, token: str, engine, *, prefs: Optional[Pre
                .base_url(config.telegram_base_url).base_file_url(config.telegram_base_file_url)
                .rate_limiter(RetryingRateLimiter(timeout_retries=timeout_retries, max_retries=3))
                .concurrent_updates(True)
-               .persistence(user_state(state_path(config)))
+               .persistence(UserState(state_path(config)))
                .post_init(post_init).post_shutdown(post_shutdown))
     if http_timeout is not None:
         builder = builder.read_timeout(http_timeout).write_timeout(http_timeout)
