@@ -298,6 +298,8 @@ def train_detector(epochs: int = 60, imgsz: int = 384, device: str = "cpu", mode
     if not str(model).endswith((".yaml", ".yml")):
         raise ValueError(f"train from an architecture YAML such as yolov8n.yaml, not {model!r}: "
                          "weights cannot be downloaded here")
+    if init and not Path(init).is_file():
+        raise FileNotFoundError(f"--init weights not found: {init}")
     out_dir = Path(out_dir or MODELS_DIR)
     ccp_dir = Path(ccp_dir or DEFAULT_CCP_DIR)
     work_dir = Path(work_dir or out_dir / "datasets" / "ccp-yolo")
@@ -325,8 +327,6 @@ def train_detector(epochs: int = 60, imgsz: int = 384, device: str = "cpu", mode
         fliplr=0.5, mosaic=1.0, scale=0.5, translate=0.1, hsv_h=0.015, hsv_s=0.5, hsv_v=0.4,
         verbose=True,
     )
-    if init and not Path(init).is_file():
-        raise FileNotFoundError(f"--init weights not found: {init}")
     if hours:
         args["time"] = float(hours)
     args.update(extra or {})

@@ -128,6 +128,7 @@ def test_train_detector_init_starts_from_the_given_weights(tmp_path, no_network)
     with pytest.raises(FileNotFoundError, match="--init"):
         train_detector(epochs=1, imgsz=64, out_dir=tmp_path / "x", ccp_dir=shared("ccp"),
                        work_dir=tmp_path / "work2", limit=4, init=tmp_path / "missing.pt")
+    assert not (tmp_path / "x").exists(), "refused before converting or writing anything"
 
 
 def test_train_detector_refuses_pt_weights(tmp_path):
