@@ -150,6 +150,28 @@ def exact_knn(gallery: np.ndarray, queries: np.ndarray, k: int,
     return [[int(j) for j in row if np.isfinite(d[i, j])] for i, row in enumerate(order)]
 
 
+def category_knn(vectors: np.ndarray, cats: Sequence[str], qvec: np.ndarray,
+                 qcats: Sequence[str], k: int, qself: Optional[Sequence[int]] = None
+                 ) -> list[list[int]]:
+    """Exact nearest gallery rows of each query's own category (global row numbers).
+
+    `qself[i]`, a gallery row, is never returned for query i (a catalog item finding itself).
+    """
+    cats = np.asarray(cats)
+    out: list[list[int]] = [[] for _ in range(len(qvec))]
+    for c in sorted(set(qcats)):
+        rows = np.where(cats == c)[0]
+        qi = [i for i, qc in enumerate(qcats) if qc == c]
+        if len(rows) == 0 or not qi:
+            continue
+        pos = {int(r): j for j, r in enumerate(rows)}
+        excl = [pos.get(qself[i], -1) if qself is not None else -1 for i in qi]
+        nn = exact_knn(vectors[rows], qvec[qi], k, exclude=excl)
+        for i, r in zip(qi, nn):
+            out[i] = [int(rows[j]) for j in r]
+    return out
+
+
 def precision_at_k(query_labels: Sequence[Any], result_labels: Sequence[Sequence[Any]], k: int,
                    agree: Callable[[Any, Any], bool] = lambda a, b: a == b) -> Optional[float]:
     """Mean over queries of (results among the first k that agree with the query) / k."""

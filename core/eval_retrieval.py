@@ -20,7 +20,7 @@ from .eval_data import (CatalogItem, catalog_items_from_db, detector_val_photos,
                         limited, load_catalog_items, load_rgb_file, progress)
 from .eval_labels import SKIPPED_CCP_LABELS, colour_family, dominant_colour, plausible, \
     same_gender_group
-from .eval_metrics import GOALS, exact_knn, precision_at_k, rounded
+from .eval_metrics import GOALS, category_knn, precision_at_k, rounded
 from .records import CATEGORIES, Box
 
 log = logging.getLogger(__name__)
@@ -205,7 +205,7 @@ def _category_knn(vectors: np.ndarray, cats: Sequence[str], qvec: np.ndarray,
         from .pipeline import RERANK_WINDOW
         from .rerank import Candidate, rerank
 
-        wide = _category_knn(vectors, cats, qvec, qcats, max(k, RERANK_WINDOW), qself)
+        wide = category_knn(vectors, cats, qvec, qcats, max(k, RERANK_WINDOW), qself)
         out = []
         for q, row in zip(qvec, wide):
             dists = np.linalg.norm(vectors[row] - q, axis=1) if row else []
@@ -216,19 +216,7 @@ def _category_knn(vectors: np.ndarray, cats: Sequence[str], qvec: np.ndarray,
             out.append([int(c.key) for c in rerank(cands, weight=rerank_weight,
                                                    window=RERANK_WINDOW)[:k]])
         return out
-    cats = np.asarray(cats)
-    out: list[list[int]] = [[] for _ in range(len(qvec))]
-    for c in sorted(set(qcats)):
-        rows = np.where(cats == c)[0]
-        qi = [i for i, qc in enumerate(qcats) if qc == c]
-        if len(rows) == 0 or not qi:
-            continue
-        pos = {int(r): j for j, r in enumerate(rows)}
-        excl = [pos.get(qself[i], -1) if qself is not None else -1 for i in qi]
-        nn = exact_knn(vectors[rows], qvec[qi], k, exclude=excl)
-        for i, r in zip(qi, nn):
-            out[i] = [int(rows[j]) for j in r]
-    return out
+    return category_knn(vectors, cats, qvec, qcats, k, qself)
 
 
 # ------------------------------------------------------------------------------- the evaluation

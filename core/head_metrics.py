@@ -2,43 +2,20 @@
 catalog P@k of article type, colour and gender group, and street-to-shop agreement@k."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from .eval_labels import same_gender_group
+from .eval_metrics import category_knn
 from .head_data import CatalogItem
-
-
-def knn_by_category(vectors: np.ndarray, cats: Sequence[str], queries: np.ndarray,
-                    qcats: Sequence[str], k: int = 5, qself: Optional[Sequence[int]] = None
-                    ) -> list[list[int]]:
-    """Exact cosine top-k among gallery rows of the query's category (self excluded)."""
-    cats = np.asarray(cats)
-    out: list[list[int]] = [[] for _ in range(len(queries))]
-    for c in sorted(set(qcats)):
-        rows = np.where(cats == c)[0]
-        qi = [i for i, qc in enumerate(qcats) if qc == c]
-        if len(rows) == 0:
-            continue
-        sims = queries[qi] @ vectors[rows].T
-        if qself is not None:
-            pos = {int(r): j for j, r in enumerate(rows)}
-            for a, i in enumerate(qi):
-                j = pos.get(int(qself[i]), -1)
-                if j >= 0:
-                    sims[a, j] = -np.inf
-        order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-        for a, i in enumerate(qi):
-            out[i] = [int(rows[j]) for j in order[a]]
-    return out
 
 
 def catalog_p5(vectors: np.ndarray, items: Sequence[CatalogItem], query_rows: Sequence[int],
                k: int = 5) -> dict[str, float]:
     """P@k of same article type, colour and gender group, each query against its category."""
     cats = [it.category for it in items]
-    nn = knn_by_category(vectors, cats, vectors[list(query_rows)],
+    nn = category_knn(vectors, cats, vectors[list(query_rows)],
                          [cats[i] for i in query_rows], k, qself=list(query_rows))
     t = c = g = 0.0
     for q, row in zip(query_rows, nn):
@@ -56,7 +33,7 @@ def street_agreement(gallery: np.ndarray, items: Sequence[CatalogItem], garments
     """Colour-family agreement@k and article plausibility@k of street garments (core.eval_retrieval)."""
     from .eval_labels import colour_family, plausible
 
-    nn = knn_by_category(gallery, [it.category for it in items], qvecs,
+    nn = category_knn(gallery, [it.category for it in items], qvecs,
                          [g.category for g in garments], k)
     fam = pla = 0.0
     for g, row in zip(garments, nn):
