@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core import bench_index as bi
 from core import benchmark as bm
 from tests.conftest import SHARED
 
@@ -17,20 +18,20 @@ needs_shared = pytest.mark.skipif(not FULLSHOT.exists(), reason="no ../shared/da
 
 
 def test_summarise_percentiles():
-    s = bm.summarise([0.001 * v for v in range(1, 101)])  # 1 .. 100 ms
+    s = bi.summarise([0.001 * v for v in range(1, 101)])  # 1 .. 100 ms
     assert s["n"] == 100
     assert s["p50_ms"] == pytest.approx(50.5)
     assert s["p95_ms"] == pytest.approx(95.05)
     assert s["max_ms"] == pytest.approx(100.0)
     assert s["mean_ms"] == pytest.approx(50.5)
-    assert bm.summarise([])["p50_ms"] is None
+    assert bi.summarise([])["p50_ms"] is None
 
 
 def test_recall_at_k():
     exact = [[1, 2, 3, 4], [5, 6, 7, 8]]
     approx = [[1, 2, 9, 4], [8, 7, 6, 5]]
-    assert bm.recall_at_k(approx, exact, 4) == pytest.approx((3 / 4 + 1) / 2)
-    assert bm.recall_at_k(approx, exact, 2) == pytest.approx((1 + 0) / 2)
+    assert bi.recall_at_k(approx, exact, 4) == pytest.approx((3 / 4 + 1) / 2)
+    assert bi.recall_at_k(approx, exact, 2) == pytest.approx((1 + 0) / 2)
 
 
 def test_exact_topk_matches_brute_force_across_chunks():
@@ -38,15 +39,15 @@ def test_exact_topk_matches_brute_force_across_chunks():
     base = rng.standard_normal((1000, 16)).astype(np.float32)
     q = rng.standard_normal((7, 16)).astype(np.float32)
     want = np.argsort(((q[:, None, :] - base[None]) ** 2).sum(-1), axis=1)[:, :10]
-    assert (bm.exact_topk(base, q, 10, chunk=128) == want).all()
-    assert (bm.exact_topk(base, q, 10) == want).all()
+    assert (bi.exact_topk(base, q, 10, chunk=128) == want).all()
+    assert (bi.exact_topk(base, q, 10) == want).all()
 
 
 def test_synthetic_vectors_are_unit_and_near_their_centres():
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((50, 64)).astype(np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    x = bm.synthetic_vectors(centres, 500, noise_norm=0.2, seed=3)
+    x = bi.synthetic_vectors(centres, 500, noise_norm=0.2, seed=3)
     assert x.shape == (500, 64) and np.allclose(np.linalg.norm(x, axis=1), 1, atol=1e-5)
     nearest = np.min(np.linalg.norm(x[:, None] - centres[None], axis=2), axis=1)
     assert np.median(nearest) == pytest.approx(0.2, abs=0.05)
@@ -56,7 +57,7 @@ def test_annoy_bench_finds_a_clustered_index_and_reports_skips():
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((300, 32)).astype(np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    r = bm.annoy_bench(32, [2000, 5000], trees=10, search_k_factor=20, centres=centres,
+    r = bi.annoy_bench(32, [2000, 5000], trees=10, search_k_factor=20, centres=centres,
                        queries=30, max_size=3000)
     assert list(r["sizes"]) == ["2000"] and 5000 in r["skipped"] and 1_000_000 in r["skipped"]
     assert r["search_k"] == 10 * 10 * 20
@@ -74,7 +75,7 @@ def test_annoy_bench_finds_a_clustered_index_and_reports_skips():
 
 def test_measure_annoy_leaves_the_query_itself_out():
     base = np.array([[0.0, 0], [1, 0], [2, 0], [3, 0], [10, 0]], dtype=np.float32)
-    fig = bm.measure_annoy(base, base[[0, 4]], trees=5, search_k=1000, k=2, sweep_factors=(1,),
+    fig = bi.measure_annoy(base, base[[0, 4]], trees=5, search_k=1000, k=2, sweep_factors=(1,),
                            self_ids=[0, 4])
     assert fig["recall_at_2"] == 1.0  # exact neighbours without self: [1, 2] and [3, 2]
 
@@ -83,7 +84,7 @@ def test_blended_vectors_lie_between_real_ones():
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((40, 64)).astype(np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    x = bm.blended_vectors(centres, 300, noise_norm=0.0, seed=1)
+    x = bi.blended_vectors(centres, 300, noise_norm=0.0, seed=1)
     assert np.allclose(np.linalg.norm(x, axis=1), 1, atol=1e-5)
     # No noise: each vector is a blend, so it is closer to some real vector than random ones are.
     near = np.min(np.linalg.norm(x[:, None] - centres[None], axis=2), axis=1)
@@ -91,7 +92,7 @@ def test_blended_vectors_lie_between_real_ones():
 
 
 def test_rss_and_reference_are_positive():
-    m = bm.rss_mb()
+    m = bi.rss_mb()
     assert m["peak_rss_mb"] >= m["rss_mb"] > 0
     assert bm.cpu_reference_ms(repeats=3) > 0
 
