@@ -11,64 +11,19 @@ import json
 import logging
 import os
 import platform
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 from PIL import Image
 
+from .catalog_items import bare_id
 from .config import SHARED_DATA
-from .records import CATEGORIES
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PEOPLE_DIR = SHARED_DATA / "people"
 DEFAULT_CCP_DIR = SHARED_DATA / "ccp"
 DEFAULT_CATALOG_DIR = SHARED_DATA / "catalog"
-
-
-# ------------------------------------------------------------------------------- catalog items
-
-@dataclass
-class CatalogItem:
-    id: str  # products.csv id, without any "demo:" prefix
-    category: str
-    article_type: str
-    colour: str
-    gender: str
-    file: Path
-    sha1: Optional[str] = None  # image hash, the key of stored backbone features
-
-
-def catalog_items_from_db(catalog) -> list[CatalogItem]:
-    """Labelled products of the engine's own catalog (the demo catalog by default)."""
-    out = []
-    for row in catalog.products(active_only=True):
-        path = catalog.image_file(row)
-        if path is None or row.get("category") not in CATEGORIES or not row.get("article_type"):
-            continue
-        out.append(CatalogItem(bare_id(row["id"]), row["category"], row["article_type"],
-                               row.get("colour") or "", row.get("gender") or "", path,
-                               row.get("image_sha1")))
-    return out
-
-
-def load_catalog_items(catalog_dir: Path) -> list[CatalogItem]:
-    catalog_dir = Path(catalog_dir)
-    out = []
-    with open(catalog_dir / "products.csv", newline="") as fh:
-        for r in csv.DictReader(fh):
-            if r["category"] not in CATEGORIES:
-                continue
-            path = catalog_dir / r["file"]
-            if path.exists():
-                out.append(CatalogItem(r["id"], r["category"], r["article_type"],
-                                       r["colour"], r["gender"], path))
-    return out
-
-
-def bare_id(pid: Any) -> str:
-    return str(pid).split(":")[-1]
 
 
 # ------------------------------------------------------------------------------- splits and labels

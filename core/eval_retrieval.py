@@ -16,8 +16,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .config import Config
-from .eval_data import (CatalogItem, catalog_items_from_db, detector_val_photos, held_out_ids,
-                        limited, load_catalog_items, load_rgb_file, progress)
+from .catalog_items import CatalogItem, catalog_items_from_db, load_catalog_items
+from .eval_data import detector_val_photos, held_out_ids, limited, load_rgb_file, progress
 from .eval_labels import SKIPPED_CCP_LABELS, colour_family, dominant_colour, plausible, \
     same_gender_group
 from .eval_metrics import GOALS, category_knn, precision_at_k, rounded
@@ -228,7 +228,7 @@ def eval_retrieval(engine, config: Config, out_dir: Path, ccp_dir: Path, catalog
     items = catalog_items_from_db(engine.catalog)
     source = str(config.catalog_path)
     if not items:
-        items, source = load_catalog_items(catalog_dir), str(catalog_dir / "products.csv")
+        items, source = load_catalog_items(catalog_dir / "products.csv"), str(catalog_dir / "products.csv")
     held, split = held_out_ids(config.models_dir)
     if limit is not None:  # a small gallery: `limit` queries and 20 * limit items a category
         per_cat: dict[str, int] = Counter()

@@ -2,47 +2,20 @@
 street crops the head is checked on (cut exactly as `lookbot eval` cuts them)."""
 from __future__ import annotations
 
-import csv
 import json
 import random
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 
+from .catalog_items import CatalogItem
 from .config import SHARED_DATA, Config
 
 CATALOG_CSV = SHARED_DATA / "catalog" / "products.csv"
 HIRES_CSV = SHARED_DATA / "catalog" / "products_hires.csv"
 CCP_DIR = SHARED_DATA / "ccp"
 SPLIT_NAME = "embedding_split.json"
-
-
-@dataclass
-class CatalogItem:
-    id: str
-    gender: str
-    category: str
-    article_type: str
-    colour: str
-    path: Path
-
-
-def load_catalog(csv_path: Path = CATALOG_CSV) -> list[CatalogItem]:
-    """The labelled catalog rows whose image file exists, sorted by id."""
-    if not csv_path.exists():
-        raise FileNotFoundError(f"catalog labels not found: {csv_path}")
-    root = csv_path.parent
-    items = []
-    with csv_path.open(newline="") as f:
-        for row in csv.DictReader(f):
-            path = root / row["file"]
-            if path.exists():
-                items.append(CatalogItem(row["id"], row["gender"], row["category"],
-                                         row["article_type"], row["colour"], path))
-    items.sort(key=lambda it: int(it.id) if it.id.isdigit() else it.id)
-    return items
 
 
 def make_split(items: Sequence[CatalogItem], holdout_fraction: float = 0.3, seed: int = 7

@@ -8,7 +8,7 @@ import numpy as np
 
 from .eval_labels import same_gender_group
 from .eval_metrics import category_knn
-from .head_data import CatalogItem
+from .catalog_items import CatalogItem
 
 
 def catalog_p5(vectors: np.ndarray, items: Sequence[CatalogItem], query_rows: Sequence[int],

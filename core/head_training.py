@@ -25,8 +25,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .config import Config
-from .head_data import (CATALOG_CSV, HIRES_CSV, SPLIT_NAME, CatalogItem, load_catalog,
-                        load_or_make_split, street_queries)
+from .catalog_items import CatalogItem, load_catalog_items
+from .head_data import CATALOG_CSV, HIRES_CSV, SPLIT_NAME, load_or_make_split, street_queries
 from .head_metrics import catalog_p5, per_garment, street_agreement
 from .head_views import colour_view, extract_street, extract_view
 
@@ -177,7 +177,7 @@ def train_embedding(config: Config, out: Optional[Path] = None, epochs: int = 60
 
     t0 = time.time()
     out = Path(out) if out is not None else config.models_dir / HEAD_NAME
-    items = load_catalog(catalog_csv)
+    items = load_catalog_items(catalog_csv)
     if subset is not None:
         rng = random.Random(seed)
         items = sorted(rng.sample(items, min(subset, len(items))), key=lambda it: int(it.id))
@@ -213,7 +213,7 @@ def train_embedding(config: Config, out: Optional[Path] = None, epochs: int = 60
         # Extra labelled shots (the high-resolution catalog) of products outside the gallery:
         # training only, clean view only; ids of gallery products are left out.
         known = {it.id for it in items}
-        extra = [it for it in load_catalog(Path(extra_csv)) if it.id not in known]
+        extra = [it for it in load_catalog_items(Path(extra_csv)) if it.id not in known]
         fe = extract_view(config, extra, 0, embedder=embedder, cached_only=not extract,
                           progress=progress, source="hires-")
         have = [it for it in extra if it.id in fe]

@@ -18,7 +18,8 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 from .config import Config
-from .head_data import CCP_DIR, CatalogItem, street_photos
+from .catalog_items import CatalogItem
+from .head_data import CCP_DIR, street_photos
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ def augment(image: Image.Image, rng: random.Random, backgrounds: Optional[Backgr
 def view_image(item: CatalogItem, view: int, backgrounds: Optional[Backgrounds],
                seed: int = 0) -> Image.Image:
     """View 0 is the clean shot; view v > 0 is a deterministic augmentation."""
-    with Image.open(item.path) as im:
+    with Image.open(item.file) as im:
         image = im.convert("RGB")
     if view == 0:
         return image

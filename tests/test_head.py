@@ -105,7 +105,8 @@ def test_training_runs_end_to_end_on_a_tiny_subset(tmp_path):
 
 def test_committed_head_loads_offline_and_groups_by_type_and_colour(no_network):
     from core.embed import Embedder
-    from core.head_data import load_catalog
+    from core.catalog_items import load_catalog_items
+    from core.head_data import CATALOG_CSV
 
     assert HEAD.exists(), "data/models/embedding_head.pt is missing: run lookbot train-embedding"
     embedder = Embedder(head_path=HEAD)
@@ -114,13 +115,13 @@ def test_committed_head_loads_offline_and_groups_by_type_and_colour(no_network):
     assert embedder.version != Embedder(head_path=None).version
     split = json.loads((HEAD.parent / "embedding_split.json").read_text())
     held = set(split["heldout"])
-    items = [it for it in load_catalog() if it.id in held]
+    items = [it for it in load_catalog_items(CATALOG_CSV) if it.id in held]
     # Held-out Jeans and Sunglasses, in two colours each: the head must rank same-type items
     # first for every query (not trained on any of these images).
     chosen = []
     for kind in ("Jeans", "Sunglasses"):
         chosen += [it for it in items if it.article_type == kind][:4]
-    vecs = embedder.embed([Image.open(it.path).convert("RGB") for it in chosen])
+    vecs = embedder.embed([Image.open(it.file).convert("RGB") for it in chosen])
     sims = vecs @ vecs.T
     np.fill_diagonal(sims, -np.inf)
     for i, it in enumerate(chosen):
