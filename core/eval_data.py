@@ -48,7 +48,7 @@ def detector_val_photos(models_dir: Path, ccp_dir: Path) -> tuple[list[str], str
         data = json.loads(path.read_text())
         if isinstance(data.get("val"), list):
             return sorted(data["val"]), f"{path.name}:val (seed {data.get('seed')})"
-    from .detector_training import split_photos
+    from .ccp_dataset import split_photos
 
     names = sorted(p.name for p in (Path(ccp_dir) / "photos").glob("*.jpg"))
     return split_photos(names, n_val=160, seed=0)["val"], \

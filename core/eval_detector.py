@@ -51,7 +51,7 @@ class _AtScore:
 
 def eval_detector(engine, config: Config, ccp_dir: Path, limit: Optional[int]) -> dict[str, Any]:
     from .detect import scale_detections
-    from .detector_training import load_ccp_labels
+    from .ccp_dataset import load_ccp_labels
 
     photos, split = detector_val_photos(config.models_dir, ccp_dir)
     photos = limited(photos, limit)

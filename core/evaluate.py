@@ -18,7 +18,7 @@ Definitions written down here, once:
   interpolation of the precision envelope (VOC 2010+). Detections are matched to ground truth
   greedily by descending score, each to the unmatched ground-truth box of its class with the highest
   IoU in the same photo (COCO rule). Ground truth is the detector's own label conversion of CCP
-  (`core.detector_training.load_ccp_labels`: dresses split at the waist, layered tops merged) on the
+  (`core.ccp_dataset.load_ccp_labels`: dresses split at the waist, layered tops merged) on the
   photos of `data/models/detector_split.json`'s `val` list; without that file, the same fixed-seed
   split (`split_photos(n_val=160, seed=0)`) is recomputed.
 - Catalog to catalog: the engine's catalog (the demo catalog by default; products.csv when the

@@ -56,7 +56,7 @@ def street_photos(config: Optional[Config] = None) -> list[str]:
         data = json.loads(path.read_text())
         if isinstance(data.get("val"), list):
             return sorted(data["val"])
-    from .detector_training import split_photos
+    from .ccp_dataset import split_photos
 
     names = sorted(p.name for p in (CCP_DIR / "photos").glob("*.jpg"))
     return split_photos(names, n_val=160, seed=0)["val"]

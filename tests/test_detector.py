@@ -40,7 +40,7 @@ def _rgb(path: Path) -> np.ndarray:
 
 @pytest.mark.slow
 def test_ccp_labels_split_dresses_and_keep_five_classes():
-    from core.detector_training import WAIST_FRACTION, load_ccp_labels, split_photos
+    from core.ccp_dataset import WAIST_FRACTION, load_ccp_labels, split_photos
 
     ccp = shared("ccp")
     photos = load_ccp_labels(ccp)
@@ -67,7 +67,7 @@ def test_ccp_labels_split_dresses_and_keep_five_classes():
 
 
 def test_merge_overlapping_unions_layers_only():
-    from core.detector_training import merge_overlapping
+    from core.ccp_dataset import merge_overlapping
 
     coat, blouse, far = (100, 100, 300, 500), (150, 120, 250, 300), (400, 100, 450, 150)
     assert merge_overlapping([coat, blouse, far]) == [coat, far]
@@ -78,7 +78,8 @@ def test_merge_overlapping_unions_layers_only():
 
 @pytest.mark.slow
 def test_train_detector_one_epoch_end_to_end(tmp_path, no_network):
-    from core.detector_training import REPORT_FILE, SPLIT_FILE, train_detector
+    from core.ccp_dataset import SPLIT_FILE
+    from core.detector_training import REPORT_FILE, train_detector
     from core.yolo import YoloDetector
 
     ccp = shared("ccp")
@@ -184,7 +185,7 @@ def test_missing_weights_is_a_clear_error(tmp_path):
 @pytest.mark.slow
 def test_detections_overlap_labels_on_unseen_ccp_photos(detector):
     """On validation photos (never trained on), big-class labels are found with IoU >= 0.5."""
-    from core.detector_training import load_ccp_labels
+    from core.ccp_dataset import load_ccp_labels
 
     ccp = shared("ccp")
     photos = load_ccp_labels(ccp)
