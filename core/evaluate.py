@@ -4,6 +4,7 @@
 `format_eval` prints them as tables. The parts live in their own modules:
 
 - core/eval_gate.py, core/eval_detector.py, core/eval_retrieval.py: one evaluation each;
+- core/eval_street.py: the street garments (CCP boxes, mask colours) the retrieval's street check uses;
 - core/eval_metrics.py: the measures, pure functions with known answers (confusion matrix,
   all-point AP and mAP, exact nearest neighbours, P@k), and the GOALS they are held to;
 - core/eval_labels.py: gender groups, colour naming and families, article-type plausibility;

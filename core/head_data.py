@@ -77,7 +77,7 @@ def street_queries(config: Config, limit: Optional[int] = None,
 
     `photos` defaults to the evaluation photos (`street_photos`).
     """
-    from .eval_retrieval import street_garments
+    from .eval_street import street_garments
     from .imageio import decode
     from .pipeline import crop
 

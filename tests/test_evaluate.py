@@ -15,7 +15,8 @@ from core.eval_labels import (COLOUR_FAMILIES, COLOUR_RGB, PLAUSIBLE_TYPES, SKIP
                               same_gender_group)
 from core.eval_metrics import (accuracy, average_precision, class_recall, confusion_matrix,
                                detection_map, exact_knn, iou, precision_at_k)
-from core.eval_retrieval import _category_knn, contact_sheet, street_garments
+from core.eval_retrieval import _category_knn, contact_sheet
+from core.eval_street import street_garments
 from core.evaluate import format_eval
 from core.records import CATEGORIES
 from tests.conftest import SHARED
