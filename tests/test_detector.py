@@ -336,3 +336,11 @@ def test_detector_boxes_off_the_person_are_dropped_on_full_shots():
     # without landmarks (not a full shot) nothing is judged against the person
     out = det.detect(img, GateVerdict(False, "feet_out_of_frame", ""))
     assert {d.source for d in out} == {"yolo"} and len(out) == 2
+    # a bag hanging beside the hip, 55% on the person: kept; a shoe box placed the same: dropped
+    hip = (person[2] - 0.55 * 60, 780, person[2] + 0.45 * 60, 860)
+    assert abs(inside_fraction(hip, person) - 0.55) < 1e-6
+    det = FusedDetector(_Fixed([Y("handbag", hip, 0.5), Y("footwear", hip, 0.5)]), _Fixed(POSE),
+                        Config.from_env())
+    out = det.detect(img, GateVerdict(True, "ok", "", lms))
+    assert ("handbag", "yolo") in {(d.category, d.source) for d in out}
+    assert ("footwear", "yolo") not in {(d.category, d.source) for d in out}
