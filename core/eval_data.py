@@ -1,7 +1,8 @@
 """The inputs of `lookbot eval` and its surroundings.
 
-Where the labelled data lives, the gate's labelled photos, the detector's validation photos, the
-catalog items and the embedding's held-out ids; the machine description and the progress bars.
+Where the labelled data lives, the gate's labelled photos, the detector's validation photos and
+the embedding's held-out ids (the catalog items themselves come from core.catalog_items); the
+machine description and the progress bars.
 """
 from __future__ import annotations
 
