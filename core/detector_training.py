@@ -87,8 +87,11 @@ def measure_latency(weights: Path, photos: list[Path], imgsz: Optional[int] = No
             "note": "CPU, photo already decoded; measured right after training, on a possibly busy machine"}
 
 
-def _init_summary(init: Optional[Path]) -> Optional[dict[str, Any]]:
-    """Where a fine-tuning run started: the weights file and the report that made it, if beside it."""
+def stage_summary(init: Optional[Path]) -> Optional[dict[str, Any]]:
+    """A detector stage for a later report: its weights file and the report that made it, if beside it.
+
+    A fine-tuning run records where it started (`init`); an averaged detector records its inputs.
+    """
     if not init:
         return None
     init = Path(init)
@@ -96,7 +99,7 @@ def _init_summary(init: Optional[Path]) -> Optional[dict[str, Any]]:
     report = init.with_name(REPORT_FILE)
     if report.is_file():
         before = json.loads(report.read_text())
-        summary["report"] = {k: before.get(k) for k in ("command", "epochs", "imgsz", "seconds", "mAP50", "init")}
+        summary["report"] = {k: before.get(k) for k in ("command", "epochs", "imgsz", "seconds", "mAP50", "init", "averaged")}
     return summary
 
 
@@ -210,7 +213,7 @@ def train_detector(epochs: int = 60, imgsz: int = 384, device: str = "cpu", mode
         "notes": NOTES + (f" Trained in ultralytics time mode ({hours} h budget), which fitted {epochs_run} "
                           "epochs; --epochs with that count reproduces the schedule up to the "
                           "re-estimation of epochs during the first epochs." if hours else ""),
-        "init": _init_summary(init),
+        "init": stage_summary(init),
         "command": _command(epochs_run, imgsz, device, model, init, extra),
     }
     (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=1))

@@ -158,6 +158,15 @@ def cmd_train_detector(args) -> int:
     return 0
 
 
+def cmd_average_detectors(args) -> int:
+    from core.detector_soup import average_detectors
+
+    report = average_detectors([Path(w) for w in args.weights],
+                               out_dir=Path(args.out) if args.out else None, imgsz=args.imgsz)
+    print(json.dumps(report, indent=2, default=str))
+    return 0
+
+
 def cmd_train_embedding(args) -> int:
     from core.config import Config
     from core.head_training import format_report, train_embedding
@@ -309,6 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr0", type=float, default=None,
                    help="initial learning rate (ultralytics' default 0.01; lower it with --init)")
     p.set_defaults(func=cmd_train_detector)
+
+    p = sub.add_parser("average-detectors",
+                       help="average the weights of detector stages of one lineage (a model soup)")
+    p.add_argument("weights", nargs="+", help="two or more detector.pt files of one architecture")
+    p.add_argument("--out", default=None, help="output folder (default data/models)")
+    p.add_argument("--imgsz", type=int, default=None, help="default: the first detector's size")
+    p.set_defaults(func=cmd_average_detectors)
 
     from core.eval_data import DEFAULT_CCP_DIR, DEFAULT_PEOPLE_DIR
 

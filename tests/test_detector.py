@@ -344,3 +344,53 @@ def test_detector_boxes_off_the_person_are_dropped_on_full_shots():
     out = det.detect(img, GateVerdict(True, "ok", "", lms))
     assert ("handbag", "yolo") in {(d.category, d.source) for d in out}
     assert ("footwear", "yolo") not in {(d.category, d.source) for d in out}
+
+
+# ---------------------------------------------------------------- averaged detectors
+
+def test_average_checkpoints_takes_the_mean_and_refuses_other_layers():
+    import copy
+
+    import torch
+
+    from core.detector_soup import average_checkpoints
+
+    ck = torch.load(WEIGHTS, map_location="cpu", weights_only=False)
+    zero = copy.deepcopy(ck)
+    with torch.no_grad():
+        for t in zero["model"].float().state_dict().values():
+            if t.is_floating_point():
+                t.zero_()
+    soup = average_checkpoints([ck, zero])
+    a = ck["model"].float().state_dict()
+    b = soup["model"].float().state_dict()
+    conv = [k for k in a if k.endswith("conv.weight")]
+    assert len(conv) > 50
+    assert max(float((b[k] - a[k] / 2).abs().max()) for k in conv) < 1e-2
+    assert any(float(a[k].abs().max()) > 0.1 for k in conv)  # so "half" is not trivially "zero"
+    assert soup["ema"] is None and soup["train_args"]["imgsz"] == ck["train_args"]["imgsz"]
+    with pytest.raises(ValueError, match="other layers"):
+        average_checkpoints([ck, {"model": torch.nn.Linear(2, 2)}])
+
+
+@pytest.mark.slow
+def test_average_detectors_writes_weights_and_report(tmp_path, no_network):
+    from core.detector_soup import average_detectors
+    from core.yolo import YoloDetector
+
+    report = average_detectors([WEIGHTS, WEIGHTS], out_dir=tmp_path, ccp_dir=shared("ccp"),
+                               work_dir=tmp_path / "work", limit=8, batch=4, workers=0)
+    assert [s["report"]["command"] for s in report["averaged"]] == \
+        [json.loads(REPORT.read_text())["command"]] * 2
+    assert report["command"].startswith("lookbot average-detectors ")
+    assert set(report["per_class"]) <= set(CATEGORIES) and report["val_photos"] == 2
+    assert json.loads((tmp_path / "detector_report.json").read_text())["mAP50"] == report["mAP50"]
+    det = YoloDetector(tmp_path / "detector.pt")  # the soup of a detector with itself is that detector
+    img = _rgb(shared("ccp", "photos", "0001.jpg"))
+    ref = YoloDetector(WEIGHTS).detect(img)
+    got = det.detect(img)
+    assert [d.category for d in got[:5]] == [d.category for d in ref[:5]]
+    with pytest.raises(FileNotFoundError):
+        average_detectors([WEIGHTS, tmp_path / "missing.pt"], out_dir=tmp_path / "x")
+    with pytest.raises(ValueError, match="two or more"):
+        average_detectors([WEIGHTS], out_dir=tmp_path / "y")
