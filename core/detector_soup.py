@@ -72,7 +72,9 @@ def average_detectors(weights: Sequence[Path], out_dir: Optional[Path] = None, *
     sources = [stage_summary(w) | {"path": str(w)} for w in weights]
     checkpoints = [torch.load(w, map_location="cpu", weights_only=False) for w in weights]
     soup = average_checkpoints(checkpoints)
-    imgsz = int(imgsz or soup.get("train_args", {}).get("imgsz") or 512)
+    trained_at = soup.get("train_args", {}).get("imgsz")
+    imgsz = int(imgsz or trained_at or 512)
+    soup["train_args"] = {**soup.get("train_args", {}), "imgsz": imgsz}  # the size it runs at
 
     t0 = time.time()
     photos = load_ccp_labels(ccp_dir)
@@ -111,7 +113,7 @@ def average_detectors(weights: Sequence[Path], out_dir: Optional[Path] = None, *
                          "stages' weights (a model soup); `averaged` holds each one's report.",
         "command": "lookbot average-detectors " + " ".join(str(w) for w in weights)
                    + (f" --out {out_dir}" if out_dir != MODELS_DIR else "")
-                   + (f" --imgsz {imgsz}" if imgsz != soup.get("train_args", {}).get("imgsz") else ""),
+                   + (f" --imgsz {imgsz}" if imgsz != trained_at else ""),
     }
     (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=1))
     log.info("averaged detector written to %s: mAP50 %.3f, mAP50-95 %.3f", target,

@@ -390,6 +390,12 @@ def test_average_detectors_writes_weights_and_report(tmp_path, no_network):
     ref = YoloDetector(WEIGHTS).detect(img)
     got = det.detect(img)
     assert [d.category for d in got[:5]] == [d.category for d in ref[:5]]
+    # another inference size is validated and stored, so the detector runs at the size measured
+    report = average_detectors([WEIGHTS, WEIGHTS], out_dir=tmp_path / "s", imgsz=320,
+                               ccp_dir=shared("ccp"), work_dir=tmp_path / "work", limit=8, batch=4,
+                               workers=0)
+    assert report["imgsz"] == 320 and "--imgsz 320" in report["command"]
+    assert YoloDetector(tmp_path / "s" / "detector.pt").imgsz == 320
     with pytest.raises(FileNotFoundError):
         average_detectors([WEIGHTS, tmp_path / "missing.pt"], out_dir=tmp_path / "x")
     with pytest.raises(ValueError, match="two or more"):
