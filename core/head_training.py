@@ -267,11 +267,10 @@ def train_embedding(config: Config, out: Optional[Path] = None, epochs: int = 60
     return report
 
 
-
-
-# --- speed ---------------------------------------------------------------------------------
+# --- command line: python -m core.head_training train|bench ----------------------------------
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """`python -m core.head_training [train|bench] ...` until `lookbot train-embedding` wraps it."""
+    """`python -m core.head_training [train|bench] ...`: training with the options that
+    `lookbot train-embedding` leaves out (--cached-only, --colour-weight, ...), and the head's speed check."""
     import argparse
     import shlex
     import sys
