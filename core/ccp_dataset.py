@@ -25,7 +25,7 @@ import shutil
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 import numpy as np
 
@@ -146,6 +146,13 @@ def split_photos(names: Iterable[str], n_val: int = 160, seed: int = 0) -> dict[
     val = sorted(order[:n_val])
     train = sorted(order[n_val:])
     return {"seed": seed, "n_train": len(train), "n_val": len(val), "train": train, "val": val}
+
+
+def limited_split(split: dict[str, Any], limit: Optional[int]) -> dict[str, Any]:
+    """`split` with only `limit` train photos and a quarter as many val photos (smoke runs)."""
+    if not limit:
+        return split
+    return {**split, "train": split["train"][:limit], "val": split["val"][:max(2, limit // 4)]}
 
 
 def load_split(models_dir: Path) -> dict[str, Any]:

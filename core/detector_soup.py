@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from core.ccp_dataset import DEFAULT_CCP_DIR, SPLIT_FILE, load_ccp_labels, split_photos, write_yolo_dataset
+from core.ccp_dataset import (DEFAULT_CCP_DIR, SPLIT_FILE, limited_split, load_ccp_labels, split_photos,
+                               write_yolo_dataset)
 from core.detector_training import NOTES, REPORT_FILE, stage_summary, measure_latency, validate_weights
 from core.records import CATEGORIES
 from core.yolo import DETECTOR_FILE
@@ -79,8 +80,7 @@ def average_detectors(weights: Sequence[Path], out_dir: Optional[Path] = None, *
     t0 = time.time()
     photos = load_ccp_labels(ccp_dir)
     split = split_photos(photos, n_val=160, seed=0)
-    used = split if not limit else {**split, "train": split["train"][:limit],
-                                    "val": split["val"][:max(2, limit // 4)]}
+    used = limited_split(split, limit)
     out_dir.mkdir(parents=True, exist_ok=True)
     work_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / SPLIT_FILE).write_text(json.dumps(split, indent=1))
@@ -105,10 +105,8 @@ def average_detectors(weights: Sequence[Path], out_dir: Optional[Path] = None, *
         "mAP50-95": metrics["mAP50-95"],
         "per_class": metrics["per_class"],
         "data": str(ccp_dir),
-        "latency_ms": {**measure_latency(target, [ccp_dir / "photos" / n for n in used["val"][:20]],
-                                         imgsz=imgsz),
-                       "note": "CPU, photo already decoded; measured right after averaging, on a "
-                               "possibly busy machine"},
+        "latency_ms": measure_latency(target, [ccp_dir / "photos" / n for n in used["val"][:20]],
+                                      imgsz=imgsz, after="averaging"),
         "notes": NOTES + f" The weights are the element-wise mean of {len(weights)} training "
                          "stages' weights (a model soup); `averaged` holds each one's report.",
         "command": "lookbot average-detectors " + " ".join(str(w) for w in weights)

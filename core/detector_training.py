@@ -22,7 +22,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from core.ccp_dataset import DEFAULT_CCP_DIR, SPLIT_FILE, load_ccp_labels, split_photos, write_yolo_dataset
+from core.ccp_dataset import (DEFAULT_CCP_DIR, SPLIT_FILE, limited_split, load_ccp_labels, split_photos,
+                               write_yolo_dataset)
 from core.records import CATEGORIES
 from core.yolo import DETECTOR_FILE, load_ultralytics
 
@@ -64,8 +65,11 @@ def validate_weights(weights: Path, data_yaml: Path, imgsz: int, device: str = "
 
 
 def measure_latency(weights: Path, photos: list[Path], imgsz: Optional[int] = None,
-                    threads: Optional[int] = None) -> dict[str, Any]:
-    """Per-photo detector time on CPU (decode excluded): median and p90 in ms, after one warm-up."""
+                    threads: Optional[int] = None, after: str = "training") -> dict[str, Any]:
+    """Per-photo detector time on CPU (decode excluded): median and p90 in ms, after one warm-up.
+
+    `after` names the work that ran just before it, for the note.
+    """
     from PIL import Image
 
     from core.yolo import YoloDetector
@@ -84,7 +88,7 @@ def measure_latency(weights: Path, photos: list[Path], imgsz: Optional[int] = No
 
     return {"median": round(float(np.median(times)), 1), "p90": round(float(np.percentile(times, 90)), 1),
             "photos": len(times), "imgsz": det.imgsz, "torch_threads": torch.get_num_threads(),
-            "note": "CPU, photo already decoded; measured right after training, on a possibly busy machine"}
+            "note": f"CPU, photo already decoded; measured right after {after}, on a possibly busy machine"}
 
 
 def stage_summary(init: Optional[Path]) -> Optional[dict[str, Any]]:
@@ -151,9 +155,7 @@ def train_detector(epochs: int = 60, imgsz: int = 384, device: str = "cpu", mode
     photos = load_ccp_labels(ccp_dir)
     split = split_photos(photos, n_val=n_val, seed=seed)
     (out_dir / SPLIT_FILE).write_text(json.dumps(split, indent=1))
-    used = split
-    if limit:
-        used = {**split, "train": split["train"][:limit], "val": split["val"][:max(2, limit // 4)]}
+    used = limited_split(split, limit)
     data_yaml = write_yolo_dataset(photos, used, ccp_dir, work_dir)
     log.info("YOLO dataset: %d train / %d val photos in %s (%.1fs)", len(used["train"]), len(used["val"]),
              work_dir, time.time() - t0)
