@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
+from .eval_labels import colour_family, plausible, same_gender_group
 from .fusion import box_iou
 from .records import CATEGORIES, Box
 
@@ -180,3 +181,25 @@ def precision_at_k(query_labels: Sequence[Any], result_labels: Sequence[Sequence
         top = list(results)[:k]
         scores.append(sum(1 for r in top if agree(q, r)) / k)
     return float(np.mean(scores)) if scores else None
+
+
+# The retrieval figures: name -> (query label, result label, agreement); see precision_at_k
+Score = tuple[Callable[[Any], Any], Callable[[Any], Any], Callable[[Any, Any], bool]]
+_same: Callable[[Any, Any], bool] = lambda a, b: a == b
+CATALOG_SCORES: dict[str, Score] = {
+    "p5_article_type": (lambda x: x.article_type, lambda y: y.article_type, _same),
+    "p5_colour": (lambda x: x.colour, lambda y: y.colour, _same),
+    "p5_gender": (lambda x: x.gender, lambda y: y.gender, same_gender_group),
+}
+STREET_SCORES: dict[str, Score] = {
+    "colour_family_at5": (lambda g: g.family, lambda y: colour_family(y.colour), _same),
+    "article_plausible_at5": (lambda g: g.ccp_label, lambda y: y.article_type, plausible),
+}
+
+
+def scores_at_k(queries: Sequence[Any], results: Sequence[Sequence[Any]], k: int,
+                scores: dict[str, Score]) -> dict[str, Optional[float]]:
+    """Each named agreement@k of queries with their ranked results, rounded."""
+    return {name: rounded(precision_at_k([query(x) for x in queries],
+                                   [[result(y) for y in row] for row in results], k, agree))
+            for name, (query, result, agree) in scores.items()}

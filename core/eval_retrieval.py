@@ -16,8 +16,7 @@ from PIL import Image, ImageDraw
 from .config import Config
 from .catalog_items import CatalogItem, catalog_items_from_db, load_catalog_items
 from .eval_data import detector_val_photos, held_out_ids, limited, load_rgb_file, progress
-from .eval_labels import colour_family, plausible, same_gender_group
-from .eval_metrics import GOALS, category_knn, precision_at_k, rounded
+from .eval_metrics import CATALOG_SCORES, GOALS, STREET_SCORES, category_knn, scores_at_k
 from .eval_street import street_garments
 from .records import CATEGORIES
 
@@ -103,29 +102,7 @@ def embedding_variants(embedder) -> dict[str, Callable]:
     return out
 
 
-# ------------------------------------------------------------------------------- scores and search
-
-# figure name -> (query label, result label, agreement); see precision_at_k
-Score = tuple[Callable[[Any], Any], Callable[[Any], Any], Callable[[Any, Any], bool]]
-_same: Callable[[Any, Any], bool] = lambda a, b: a == b
-CATALOG_SCORES: dict[str, Score] = {
-    "p5_article_type": (lambda x: x.article_type, lambda y: y.article_type, _same),
-    "p5_colour": (lambda x: x.colour, lambda y: y.colour, _same),
-    "p5_gender": (lambda x: x.gender, lambda y: y.gender, same_gender_group),
-}
-STREET_SCORES: dict[str, Score] = {
-    "colour_family_at5": (lambda g: g.family, lambda y: colour_family(y.colour), _same),
-    "article_plausible_at5": (lambda g: g.ccp_label, lambda y: y.article_type, plausible),
-}
-
-
-def _scores_at_k(queries: Sequence[Any], results: Sequence[Sequence[Any]], k: int,
-                 scores: dict[str, Score]) -> dict[str, Optional[float]]:
-    """Each named agreement@k of queries with their ranked results, rounded."""
-    return {name: rounded(precision_at_k([query(x) for x in queries],
-                                    [[result(y) for y in row] for row in results], k, agree))
-            for name, (query, result, agree) in scores.items()}
-
+# ------------------------------------------------------------------------------- search
 
 def _category_knn(vectors: np.ndarray, cats: Sequence[str], qvec: np.ndarray,
                   qcats: Sequence[str], k: int, qself: Optional[Sequence[int]] = None,
@@ -209,12 +186,12 @@ def eval_retrieval(engine, config: Config, out_dir: Path, ccp_dir: Path, catalog
                                items=items, rerank_weight=weight)
             q = [items[i] for i in qidx]
             r = [[items[j] for j in row] for row in nn]
-            fig = {**_scores_at_k(q, r, k, CATALOG_SCORES), "per_category": {}}
+            fig = {**scores_at_k(q, r, k, CATALOG_SCORES), "per_category": {}}
             per_category = {m: CATALOG_SCORES[m] for m in ("p5_article_type", "p5_colour")}
             for c in CATEGORIES:
                 sel = [j for j, x in enumerate(q) if x.category == c]
                 if sel:
-                    fig["per_category"][c] = {"n": len(sel), **_scores_at_k(
+                    fig["per_category"][c] = {"n": len(sel), **scores_at_k(
                         [q[j] for j in sel], [r[j] for j in sel], k, per_category)}
             fig["goal_met"] = {m: None if fig[m] is None else fig[m] >= GOALS[m]
                                for m in ("p5_article_type", "p5_colour", "p5_gender")}
@@ -253,11 +230,11 @@ def eval_retrieval(engine, config: Config, out_dir: Path, ccp_dir: Path, catalog
             nn = _category_knn(gallery[gkey], cats, qvec, [g.category for g in garments], k,
                                items=items, rerank_weight=weight)
             r = [[items[j] for j in row] for row in nn]
-            fig = {**_scores_at_k(garments, r, k, STREET_SCORES), "per_category": {}}
+            fig = {**scores_at_k(garments, r, k, STREET_SCORES), "per_category": {}}
             for c in CATEGORIES:
                 sel = [j for j, g in enumerate(garments) if g.category == c]
                 if sel:
-                    fig["per_category"][c] = {"n": len(sel), **_scores_at_k(
+                    fig["per_category"][c] = {"n": len(sel), **scores_at_k(
                         [garments[j] for j in sel], [r[j] for j in sel], k, STREET_SCORES)}
             cf5 = fig["colour_family_at5"]
             fig["goal_met"] = {"street_colour_family_at5": None if cf5 is None
