@@ -140,7 +140,8 @@ def eval_retrieval(engine, config: Config, out_dir: Path, ccp_dir: Path, catalog
     items = catalog_items_from_db(engine.catalog)
     source = str(config.catalog_path)
     if not items:
-        items, source = load_catalog_items(catalog_dir / "products.csv"), str(catalog_dir / "products.csv")
+        csv_path = catalog_dir / "products.csv"
+        items, source = load_catalog_items(csv_path), str(csv_path)
     held, split = held_out_ids(config.models_dir)
     if limit is not None:  # a small gallery: `limit` queries and 20 * limit items a category
         per_cat: dict[str, int] = Counter()
