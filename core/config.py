@@ -29,6 +29,8 @@ class Config:
         "doc": "efficientnet_lite2 (bundled) or resnet50 (needs torch cache weights)"})
     use_embedding_head: bool = field(default=True, metadata={"env": "LOOKBOT_EMBEDDING_HEAD",
         "doc": "use the trained fashion embedding head from models_dir when present (1/0)"})
+    use_tuned_backbone: bool = field(default=True, metadata={"env": "LOOKBOT_TUNED_BACKBONE",
+        "doc": "use the fine-tuned EfficientNet-Lite2 weights (models_dir/backbone.pt) when present (1/0)"})
     use_detector: bool = field(default=True, metadata={"env": "LOOKBOT_DETECTOR",
         "doc": "use the trained YOLO detector from models_dir when present (1/0)"})
     detector_score: float = field(default=0.25, metadata={"env": "LOOKBOT_DETECTOR_SCORE",

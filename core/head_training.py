@@ -188,7 +188,7 @@ def train_embedding(config: Config, out: Optional[Path] = None, epochs: int = 60
     if not train_items:
         raise ValueError(f"no catalog item of {catalog_csv} is in the training split "
                          f"{out.parent / SPLIT_NAME}")
-    embedder = Embedder(config.backbone, head_path=None)
+    embedder = Embedder.from_config(config, head=False)
     settings = TrainSettings(epochs=epochs, views=views, emb_dim=emb_dim,
                              colour_weight=colour_weight, seed=seed, **settings_overrides)
 
@@ -257,7 +257,7 @@ def train_embedding(config: Config, out: Optional[Path] = None, epochs: int = 60
         except (ImportError, FileNotFoundError) as exc:
             log.warning("street-to-shop check skipped: %s", exc)
             report["street"] = {"skipped": str(exc)}
-    head.meta = {"command": command, "created": report["created"],
+    head.meta = {"command": command, "created": report["created"], "backbone": embedder.backbone_version,
                  "split": SPLIT_NAME, "catalog_after": report["catalog"]["after"]}
     head.save(out)
     report["head_file"] = out.name

@@ -130,8 +130,8 @@ def extract_view(config: Config, items: Sequence[CatalogItem], view: int, seed: 
 
     from tqdm import tqdm
 
-    backbone = embedder.backbone_version if embedder is not None else f"{config.backbone}-224"
-    folder = cache_dir(config, backbone) / f"{source}view{view}-seed{seed}"
+    embedder = embedder or Embedder.from_config(config, head=False)
+    folder = cache_dir(config, embedder.backbone_version) / f"{source}view{view}-seed{seed}"
     feats: dict[str, np.ndarray] = {}
     if folder.exists():
         for path in sorted(folder.glob("*.npz")):
@@ -141,7 +141,6 @@ def extract_view(config: Config, items: Sequence[CatalogItem], view: int, seed: 
     todo = [] if cached_only else [it for it in items if it.id not in feats]
     if todo:
         log.info("view %d: %d cached, %d to extract", view, len(wanted & set(feats)), len(todo))
-        embedder = embedder or Embedder(config.backbone, head_path=None)
         folder.mkdir(parents=True, exist_ok=True)
         backgrounds = Backgrounds() if view > 0 else None
         bar = tqdm(total=len(todo), desc=f"features view {view}", unit="img",
@@ -167,7 +166,7 @@ def extract_street(config: Config, crops: Sequence[Image.Image], batch: int = 32
     """Backbone features of the street crops, cached as one file keyed by their pixels."""
     from .embed import Embedder
 
-    embedder = embedder or Embedder(config.backbone, head_path=None)
+    embedder = embedder or Embedder.from_config(config, head=False)
     root = cache_dir(config, embedder.backbone_version)
     root.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha1()

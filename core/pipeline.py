@@ -100,8 +100,7 @@ class Engine:
             visibility=c.gate_visibility, foot_visibility=c.gate_foot_visibility,
             min_height=c.gate_min_height, margin=c.gate_margin))
         self.detector: Detector = build_detector(c)
-        head = c.models_dir / "embedding_head.pt" if c.use_embedding_head else None
-        self.embedder = Embedder(c.backbone, head_path=head)
+        self.embedder = Embedder.from_config(c)
         self.catalog = Catalog(c.catalog_path, c.data_dir)
         self._detector_lock = threading.Lock()
         self._index_lock = threading.Lock()

@@ -108,8 +108,7 @@ def cmd_index(args) -> int:
     from core.indexer import build_index
 
     config = Config.from_env()
-    head = config.models_dir / "embedding_head.pt" if config.use_embedding_head else None
-    summary = build_index(config, Embedder(config.backbone, head_path=head),
+    summary = build_index(config, Embedder.from_config(config),
                           progress=not args.quiet, keep_features=not args.drop_features,
                           keep_versions=args.keep)
     print(f"index {summary.version}: {summary.products} products ({summary.embedded} embedded, "
@@ -153,7 +152,7 @@ def cmd_train_detector(args) -> int:
     report = train_detector(epochs=args.epochs, imgsz=args.imgsz, device=args.device,
                             model=args.model, out_dir=Path(args.out) if args.out else None,
                             limit=args.limit, batch=args.batch, init=Path(args.init) if args.init else None,
-                            extra=extra or None)
+                            workers=args.workers, hours=args.hours, extra=extra or None)
     print(json.dumps(report, indent=2, default=str))
     return 0
 
@@ -175,6 +174,20 @@ def cmd_train_embedding(args) -> int:
                              epochs=args.epochs, views=args.views, subset=args.subset,
                              progress=not args.json, command=" ".join(["lookbot", *sys.argv[1:]]))
     print(json.dumps(report, indent=2, default=str) if args.json else format_report(report))
+    return 0
+
+
+def cmd_tune_backbone(args) -> int:
+    from core.backbone_tuning import TuneSettings, tune_backbone
+    from core.config import Config
+
+    report = tune_backbone(Config.from_env(), out=Path(args.out) if args.out else None,
+                           device=args.device, settings=TuneSettings(epochs=args.epochs, lr=args.lr,
+                                                 clean_share=args.clean_share),
+                           minutes=args.minutes, subset=args.subset, workers=args.workers,
+                           init_weights=Path(args.init_weights) if args.init_weights else None,
+                           command=" ".join(["lookbot", *sys.argv[1:]]))
+    print(json.dumps(report, indent=2, default=str))
     return 0
 
 
@@ -317,6 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start from an earlier detector.pt (fine-tuning stage with a fresh schedule)")
     p.add_argument("--lr0", type=float, default=None,
                    help="initial learning rate (ultralytics' default 0.01; lower it with --init)")
+    p.add_argument("--workers", type=int, default=2, help="dataloader processes")
+    p.add_argument("--hours", type=float, default=None,
+                   help="wall-time budget: ultralytics fits the epoch count to it")
     p.set_defaults(func=cmd_train_detector)
 
     p = sub.add_parser("average-detectors",
@@ -362,6 +378,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="head file (default data/models/embedding_head.pt)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_train_embedding)
+
+    p = sub.add_parser("tune-backbone",
+                       help="fine-tune the EfficientNet-Lite2 backbone on the catalog's labels (GPU)")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--lr", type=float, default=3e-4, help="backbone learning rate")
+    p.add_argument("--clean-share", type=float, default=0.3,
+                   help="share of clean catalog shots; the rest are street-like views")
+    p.add_argument("--device", default="cpu", help="cpu, or a CUDA device such as cuda:0")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="wall-time budget: the epoch count shrinks after the first epoch to fit it")
+    p.add_argument("--workers", type=int, default=2, help="dataloader processes")
+    p.add_argument("--subset", type=int, default=None, help="catalog items (smoke runs)")
+    p.add_argument("--init-weights", default=None, metavar="PTH",
+                   help="EfficientNet-Lite2 weights to start from (default: the bundled ImageNet ones)")
+    p.add_argument("--out", default=None, help="weights file (default data/models/backbone.pt)")
+    p.set_defaults(func=cmd_tune_backbone)
 
     p = sub.add_parser("config", help="list the environment variables and their defaults")
     p.set_defaults(func=cmd_config)
