@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# One lease of a GPU machine (see DEVELOPERS.md, "device"): in parallel,
-#   - two fine-tuning stages of the committed detector at 576 px (lr0 0.002 and 0.005),
-#   - the end-to-end fine-tune of the EfficientNet-Lite2 backbone (`lookbot tune-backbone`),
-# each with a wall-time budget, through the same lookbot commands a CPU runs.
+# One lease of a GPU machine (see DEVELOPERS.md, "device"), in parallel and each with a wall-time
+# budget, through the same lookbot commands a CPU runs:
+#   - DETECTORS=1: two fine-tuning stages of the committed detector at 576 px (lr0 0.002, 0.005);
+#   - BB_VARIANTS: end-to-end fine-tunes of the EfficientNet-Lite2 backbone (`lookbot tune-backbone`),
+#     each "name:lr:clean-share".
 #
 # The machine has PyTorch but not ultralytics or EfficientNet-Lite, and cannot reach ../shared or
-# the internet. So the call carries, in git-ignored folders:
-#   .whl/     ultralytics, ultralytics-thop, ultralytics-platform, efficientnet-lite-pytorch wheels
-#   .devdata/ ccp-photos.tar.gz and labels.tar.gz: shared/data/{ccp,catalog}, the photos re-encoded
-#             as WebP (CCP at 576 px q62, catalog q82; file names kept, PIL and OpenCV read by
-#             content), and the ImageNet EfficientNet-Lite2 weights without the classifier, int8 per
-#             output channel (1.0% relative error; dequantised here).
-# A call may carry 64 MiB counted in disk blocks, and the repository takes 47 of them, so the
-# photos travel in a first call (`mkdir -p /tmp/keep && cp .devdata/ccp-photos.tar.gz /tmp/keep/`) and stay on the warm machine for this second one.
-# Results come back in $OUT (at most 8 files): det-a.pt/.json, det-b.pt/.json, backbone.pt/.json, log.txt.
+# the internet. So the call carries, in git-ignored folders, what scripts/device_pack.py builds:
+#   .whl/      ultralytics, ultralytics-thop, ultralytics-platform, efficientnet-lite-pytorch wheels
+#              (pip download --no-deps --python-version 3.12, as the device README says)
+#   .devdata/  labels.tar.gz, efficientnet-lite2-int8.pth, and ccp-photos.tar.gz (detectors) or
+#              backgrounds.tar.gz (backbone only)
+# A call may carry 64 MiB counted in disk blocks and the repository takes 47, so with DETECTORS=1
+# the CCP photos travel in a first call (`mkdir -p /tmp/keep && cp .devdata/ccp-photos.tar.gz
+# /tmp/keep/`, carrying only that file) and stay on the warm machine for this second one.
+# Results come back in $OUT (at most 8 files): det-a/det-b and one per backbone variant, each
+# .pt and .json, and log.txt.
 # SMOKE=1 runs the same steps for a minute on the CPU (a rehearsal).
 set -u
 T0=$(date +%s)
