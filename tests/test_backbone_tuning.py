@@ -9,9 +9,6 @@ from PIL import Image
 
 from conftest import REPO, shared
 
-TUNED = REPO / "data" / "models" / "backbone.pt"
-
-
 def catalog_images(ids: list[str]) -> list[Image.Image]:
     folder = shared("catalog", "images")
     return [Image.open(folder / f"{i}.jpg").convert("RGB") for i in ids]
@@ -45,18 +42,27 @@ def test_tuning_runs_end_to_end_on_a_tiny_subset(tmp_path):
 
 
 def test_config_switches_the_tuned_backbone_on_and_off(tmp_path, monkeypatch):
-    from core.config import Config
-    from core.embed import BACKBONE_FILE, Embedder, tuned_backbone_file
+    """A backbone.pt in the models folder is used unless LOOKBOT_TUNED_BACKBONE=0 (here a
+    "tuned" file that holds the ImageNet weights: same features, its own version)."""
+    import torch
 
-    if not TUNED.exists():
-        pytest.skip("no fine-tuned backbone committed")
-    (tmp_path / BACKBONE_FILE).write_bytes(TUNED.read_bytes())
+    from core.config import Config
+    from core.embed import (BACKBONE_FILE, TUNED_FORMAT, Embedder, efficientnet_state,
+                            imagenet_weights, tuned_backbone_file)
+
+    state = {k: v.half() for k, v in efficientnet_state(imagenet_weights()).items()}
+    torch.save({"format": TUNED_FORMAT, "state_dict": state}, tmp_path / BACKBONE_FILE)
     on = Config.from_env(models_dir=tmp_path)
     assert tuned_backbone_file(on) == tmp_path / BACKBONE_FILE
+    tuned = Embedder.from_config(on, head=False)
+    assert tuned.backbone_version.startswith("efficientnet_lite2-224-tuned:")
     monkeypatch.setenv("LOOKBOT_TUNED_BACKBONE", "0")
     off = Config.from_env(models_dir=tmp_path)
     assert tuned_backbone_file(off) is None
-    assert Embedder.from_config(off, head=False).backbone_version == "efficientnet_lite2-224"
+    plain = Embedder.from_config(off, head=False)
+    assert plain.backbone_version == "efficientnet_lite2-224"
+    images = catalog_images(["2746", "4210"])
+    assert np.allclose(tuned.backbone_features(images), plain.backbone_features(images), atol=0.05)
 
 
 def test_foreign_weights_are_refused_with_a_clear_message(tmp_path):
