@@ -108,9 +108,11 @@ def stage_summary(init: Optional[Path]) -> Optional[dict[str, Any]]:
 
 
 def _command(epochs: int, imgsz: int, device: str, model: str, init: Optional[Path],
-             extra: Optional[dict[str, Any]]) -> str:
+             extra: Optional[dict[str, Any]], batch: int = 16) -> str:
     """The `lookbot train-detector` line that reproduces a run."""
     parts = [f"lookbot train-detector --epochs {epochs} --imgsz {imgsz} --device {device}"]
+    if batch != 16:
+        parts.append(f"--batch {batch}")
     if model != "yolov8n.yaml":
         parts.append(f"--model {model}")
     if init:
@@ -216,7 +218,7 @@ def train_detector(epochs: int = 60, imgsz: int = 384, device: str = "cpu", mode
                           "epochs; --epochs with that count reproduces the schedule up to the "
                           "re-estimation of epochs during the first epochs." if hours else ""),
         "init": stage_summary(init),
-        "command": _command(epochs_run, imgsz, device, model, init, extra),
+        "command": _command(epochs_run, imgsz, device, model, init, extra, batch),
     }
     (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=1))
     log.info("detector written to %s: mAP50 %.3f, mAP50-95 %.3f", target, report["mAP50"], report["mAP50-95"])

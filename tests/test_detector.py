@@ -115,7 +115,7 @@ def test_train_detector_init_starts_from_the_given_weights(tmp_path, no_network)
                             extra={"lr0": 1e-9, "warmup_epochs": 0})
     assert report["init"]["weights"] == "detector.pt"
     assert report["init"]["report"]["command"] == json.loads(REPORT.read_text())["command"]
-    assert "--init" in report["command"]
+    assert "--init" in report["command"] and "--batch 4" in report["command"]
 
     def convs(path):
         model = torch.load(path, map_location="cpu", weights_only=False)["model"]
