@@ -33,7 +33,7 @@ from .config import Config
 from .embed import BACKBONE_FILE, TUNED_FORMAT, Backbone, l2_normalise, pad_to_square
 from .head_data import CATALOG_CSV, HIRES_CSV, SPLIT_NAME, load_or_make_split
 from .head_metrics import catalog_p5
-from .head_training import _labels
+from .head_training import class_labels
 from .head_views import Backgrounds, augment
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,8 @@ def tune_backbone(config: Config, out: Optional[Path] = None, device: str = "cpu
 
     - `minutes`: a wall-time budget; after the first epoch the epoch count shrinks to fit it
       and the cosine schedule with it (the report gives the epochs run).
-    - `subset`: the first `subset` items of a fixed shuffle (tests), with no extra shots.
+    - `subset`: a fixed-seed sample of that many items (tests), with no extra shots; the split
+      is then made over the sample, beside `out`.
     - `init_weights`: start from this EfficientNet-Lite2 file instead of the bundled ImageNet one.
     """
     settings = settings or TuneSettings()
@@ -135,12 +136,13 @@ def tune_backbone(config: Config, out: Optional[Path] = None, device: str = "cpu
         train += [it for it in load_catalog_items(Path(extra_csv)) if it.id not in known]
     if not train:
         raise ValueError(f"no catalog item of {catalog_csv} is in the training split {split_path}")
-    labels = np.stack([_labels([getattr(it, t) for it in train], **kw) for t, kw in zip(
+    labels = np.stack([class_labels([getattr(it, t) for it in train], **kw) for t, kw in zip(
         TASKS, ({}, {"min_count": 3, "drop": ("NA", "Multi")}, {}))], axis=1)
 
     backbone = Backbone("efficientnet_lite2", init_weights).to(device)
     backbone.mean, backbone.std = backbone.mean.to(device), backbone.std.to(device)
-    query_rows = [i for i, it in enumerate(items) if it.id in set(split["heldout"])]
+    held = set(split["heldout"])
+    query_rows = [i for i, it in enumerate(items) if it.id in held]
     before = catalog_p5(l2_normalise(features(backbone, items, device)), items, query_rows)
     log.info("before: %s", before)
 

@@ -66,7 +66,8 @@ class TrainSettings:
     loss_weights: tuple[float, float, float, float] = (1.0, 1.0, 0.5, 0.0)
 
 
-def _labels(values: Sequence[str], min_count: int = 1, drop: Sequence[str] = ()) -> np.ndarray:
+def class_labels(values: Sequence[str], min_count: int = 1, drop: Sequence[str] = ()) -> np.ndarray:
+    """Class index of each value (names sorted); rarer than `min_count` or in `drop`: -1."""
     counts: dict[str, int] = {}
     for v in values:
         counts[v] = counts.get(v, 0) + 1
@@ -94,9 +95,9 @@ def fit_head(feats: np.ndarray, colour: np.ndarray, items: Sequence[CatalogItem]
     x = normalise_features(feats, mean, std)
     if spec.colour_input:
         x = np.concatenate([x, colour * spec.colour_input_scale], axis=1)
-    tasks = [_labels([it.article_type for it in items]),
-             _labels([it.colour for it in items], min_count=3, drop=("NA", "Multi")),
-             _labels([it.gender for it in items]), identity]
+    tasks = [class_labels([it.article_type for it in items]),
+             class_labels([it.colour for it in items], min_count=3, drop=("NA", "Multi")),
+             class_labels([it.gender for it in items]), identity]
     net = HeadNet(spec.in_dim, spec.colour_dim, spec.hidden, spec.emb_dim, settings.dropout,
                   spec.colour_emb_dim)
     # the colour names train the colour branch when there is one, else the kind embedding
