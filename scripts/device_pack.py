@@ -12,7 +12,7 @@ so everything here is small and packed into few files:
   int8 per output channel with float16 scales (1.0% relative error); device_train.sh restores
   float32 from it.
 
-Usage: python scripts/device_pack.py  (then add `/.devdata/` and `/.whl/` to .git/info/exclude)
+Usage: python scripts/device_pack.py  (`.devdata/` is git-ignored, as is `.whl/` for the wheels)
 """
 from __future__ import annotations
 
