@@ -28,10 +28,11 @@ log = logging.getLogger(__name__)
 def average_checkpoints(checkpoints: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """One ultralytics checkpoint whose model holds the mean of the given models' float weights.
 
-    Integer buffers (such as BatchNorm's batch counter) come from the first model. Raises
-    ValueError when the models' layers differ.
+    Integer buffers (such as BatchNorm's batch counter) come from the first model; the given
+    checkpoints are left as they are. Raises ValueError when the models' layers differ.
     """
-    states = [ck["model"].float().state_dict() for ck in checkpoints]
+    states = [{k: v.float() if v.is_floating_point() else v for k, v in ck["model"].state_dict().items()}
+              for ck in checkpoints]
     first = states[0]
     for i, s in enumerate(states[1:], 2):
         if s.keys() != first.keys() or any(s[k].shape != first[k].shape for k in first):

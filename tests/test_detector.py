@@ -361,7 +361,9 @@ def test_average_checkpoints_takes_the_mean_and_refuses_other_layers():
         for t in zero["model"].float().state_dict().values():
             if t.is_floating_point():
                 t.zero_()
+    dtype = next(ck["model"].parameters()).dtype
     soup = average_checkpoints([ck, zero])
+    assert next(ck["model"].parameters()).dtype == dtype  # the inputs are not converted
     a = ck["model"].float().state_dict()
     b = soup["model"].float().state_dict()
     conv = [k for k in a if k.endswith("conv.weight")]
