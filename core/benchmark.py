@@ -24,12 +24,12 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from .bench_index import annoy_bench, real_vectors, rss_mb, summarise
-from .config import REPO_ROOT, SHARED_DATA, Config
+from .config import REPO_ROOT, SHARED_PEOPLE, Config
 from .eval_data import machine
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PHOTOS = SHARED_DATA / "people" / "fullshot"
+DEFAULT_PHOTOS = SHARED_PEOPLE / "fullshot"
 DEFAULT_CONCURRENCY = (1, 2, 4, 8)
 DEFAULT_INDEX_SIZES = (10_000, 100_000)  # 1_000_000 only on request: GBs and many minutes on 2 cores
 STAGES = ("decode", "gate", "detect", "embed", "search")

@@ -29,10 +29,10 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 
-from core.config import SHARED_DATA
+from core.config import SHARED_CCP
 from core.records import CATEGORIES
 
-DEFAULT_CCP_DIR = SHARED_DATA / "ccp"
+DEFAULT_CCP_DIR = SHARED_CCP
 SPLIT_FILE = "detector_split.json"
 DRESS_LABELS = ("dress", "suit", "romper")
 WAIST_FRACTION = 0.44  # of person height from the top of the head (median bottomwear top edge in CCP)

@@ -10,6 +10,9 @@ DEFAULT_DATA_DIR = REPO_ROOT / "data" / "demo"
 MODELS_DIR = REPO_ROOT / "data" / "models"
 # The labelled data for training and measuring (../shared/data beside the repository).
 SHARED_DATA = Path(os.environ.get("LOOKBOT_SHARED_DATA") or REPO_ROOT.parent / "shared" / "data")
+SHARED_CATALOG = SHARED_DATA / "catalog"  # labelled Myntra product images (products.csv)
+SHARED_CCP = SHARED_DATA / "ccp"  # street photos with garment boxes and masks
+SHARED_PEOPLE = SHARED_DATA / "people"  # full-shot and not-full-shot photos, labelled
 
 
 def _env(name: str, default: str) -> str:

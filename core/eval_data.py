@@ -18,13 +18,13 @@ from typing import Any, Optional
 from PIL import Image
 
 from .catalog_items import bare_id
-from .config import SHARED_DATA
+from .config import SHARED_CATALOG, SHARED_CCP, SHARED_PEOPLE
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PEOPLE_DIR = SHARED_DATA / "people"
-DEFAULT_CCP_DIR = SHARED_DATA / "ccp"
-DEFAULT_CATALOG_DIR = SHARED_DATA / "catalog"
+DEFAULT_PEOPLE_DIR = SHARED_PEOPLE
+DEFAULT_CCP_DIR = SHARED_CCP
+DEFAULT_CATALOG_DIR = SHARED_CATALOG
 
 
 # ------------------------------------------------------------------------------- splits and labels

@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 
 from .config import Config
-from .head_data import SHARED_DATA
+from .config import SHARED_PEOPLE
 from .head_training import HEAD_NAME
 
 
@@ -20,7 +20,7 @@ def bench_head(config: Config, head_path: Optional[Path] = None, photos_dir: Opt
     from .pipeline import Engine, articles_of, crop
 
     head_path = Path(head_path) if head_path is not None else config.models_dir / HEAD_NAME
-    photos_dir = Path(photos_dir) if photos_dir is not None else SHARED_DATA / "people" / "fullshot"
+    photos_dir = Path(photos_dir) if photos_dir is not None else SHARED_PEOPLE / "fullshot"
     engine = Engine(config, load_index=False)
     plain = Embedder.from_config(config, head=False)
     with_head = Embedder(config.backbone, head_path=head_path,

@@ -10,11 +10,11 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .catalog_items import CatalogItem
-from .config import SHARED_DATA, Config
+from .config import SHARED_CATALOG, SHARED_CCP, Config
 
-CATALOG_CSV = SHARED_DATA / "catalog" / "products.csv"
-HIRES_CSV = SHARED_DATA / "catalog" / "products_hires.csv"
-CCP_DIR = SHARED_DATA / "ccp"
+CATALOG_CSV = SHARED_CATALOG / "products.csv"
+HIRES_CSV = SHARED_CATALOG / "products_hires.csv"
+CCP_DIR = SHARED_CCP
 SPLIT_NAME = "embedding_split.json"
 
 

@@ -300,10 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", type=int, default=3, help="index versions kept on disk")
     p.set_defaults(func=cmd_index)
 
-    from core.config import SHARED_DATA
+    from core.config import SHARED_CATALOG
 
     p = sub.add_parser("build-demo", help="(re)build the demo catalog from the Kaggle set")
-    p.add_argument("--source", default=str(SHARED_DATA / "catalog"))
+    p.add_argument("--source", default=str(SHARED_CATALOG))
     p.set_defaults(func=cmd_build_demo)
 
     p = sub.add_parser("bot", help="run the Telegram bot (polling, or webhook with "
