@@ -83,6 +83,10 @@ class SearchOptions:
     offset: int = 0  # for "more like this" paging
 
 
+# The timed stages of `Engine.look`, in order (`LookResult.timings`).
+LOOK_STAGES = ("decode", "gate", "detect", "embed", "search")
+
+
 @dataclass
 class LookResult:
     """Everything `look` finds for one photo."""
@@ -92,7 +96,7 @@ class LookResult:
     articles: list[Article] = field(default_factory=list)
     width: int = 0
     height: int = 0
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per LOOK_STAGES entry
 
     @property
     def full_shot(self) -> bool:

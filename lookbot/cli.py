@@ -241,7 +241,8 @@ def _int_list(text: str) -> list[int]:
 
 
 def cmd_bench(args) -> int:
-    from core.benchmark import format_bench, run_bench
+    from core.bench_report import format_bench
+    from core.benchmark import run_bench
     from core.config import Config
 
     try:

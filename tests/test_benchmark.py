@@ -10,6 +10,7 @@ import pytest
 
 from core import bench_index as bi
 from core import benchmark as bm
+from core.bench_report import format_bench
 from tests.conftest import SHARED
 
 FULLSHOT = SHARED / "people" / "fullshot"
@@ -155,4 +156,4 @@ def test_bench_command_end_to_end_on_a_tiny_subset(tiny_data_dir, tmp_path, caps
     assert ix["real"]["n"] == 25  # the tiny catalog's own vectors
     assert Path(report["plot"]).stat().st_size > 5000
     assert (out / "bench.json").exists()
-    assert "Latency, warm" in bm.format_bench(report)
+    assert "Latency, warm" in format_bench(report)
