@@ -155,6 +155,19 @@ def limited_split(split: dict[str, Any], limit: Optional[int]) -> dict[str, Any]
     return {**split, "train": split["train"][:limit], "val": split["val"][:max(2, limit // 4)]}
 
 
+def prepare_dataset(ccp_dir: Path, out_dir: Path, work_dir: Path, *, n_val: int = 160, seed: int = 0,
+                    limit: Optional[int] = None) -> tuple[dict[str, Any], dict[str, Any], Path]:
+    """CCP labels, the fixed-seed split (saved as `out_dir`/detector_split.json) and the YOLO
+    dataset of the photos `limit` keeps (`work_dir`). Returns (split, used split, data.yaml)."""
+    photos = load_ccp_labels(ccp_dir)
+    split = split_photos(photos, n_val=n_val, seed=seed)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    Path(work_dir).mkdir(parents=True, exist_ok=True)
+    (Path(out_dir) / SPLIT_FILE).write_text(json.dumps(split, indent=1))
+    used = limited_split(split, limit)
+    return split, used, write_yolo_dataset(photos, used, ccp_dir, work_dir)
+
+
 def load_split(models_dir: Path) -> dict[str, Any]:
     return json.loads((Path(models_dir) / SPLIT_FILE).read_text())
 

@@ -16,8 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from core.ccp_dataset import (DEFAULT_CCP_DIR, SPLIT_FILE, limited_split, load_ccp_labels, split_photos,
-                               write_yolo_dataset)
+from core.ccp_dataset import DEFAULT_CCP_DIR, SPLIT_FILE, prepare_dataset
 from core.detector_training import NOTES, REPORT_FILE, stage_summary, measure_latency, validate_weights
 from core.records import CATEGORIES
 from core.yolo import DETECTOR_FILE
@@ -79,13 +78,7 @@ def average_detectors(weights: Sequence[Path], out_dir: Optional[Path] = None, *
     soup["train_args"] = {**soup.get("train_args", {}), "imgsz": imgsz}  # the size it runs at
 
     t0 = time.time()
-    photos = load_ccp_labels(ccp_dir)
-    split = split_photos(photos, n_val=160, seed=0)
-    used = limited_split(split, limit)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / SPLIT_FILE).write_text(json.dumps(split, indent=1))
-    data_yaml = write_yolo_dataset(photos, used, ccp_dir, work_dir)
+    split, used, data_yaml = prepare_dataset(ccp_dir, out_dir, work_dir, limit=limit)
     target = out_dir / DETECTOR_FILE
     tmp = target.with_suffix(".tmp")
     torch.save(soup, tmp)

@@ -22,8 +22,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from core.ccp_dataset import (DEFAULT_CCP_DIR, SPLIT_FILE, limited_split, load_ccp_labels, split_photos,
-                               write_yolo_dataset)
+from core.ccp_dataset import DEFAULT_CCP_DIR, SPLIT_FILE, prepare_dataset
 from core.records import CATEGORIES
 from core.yolo import DETECTOR_FILE, load_ultralytics
 
@@ -150,15 +149,10 @@ def train_detector(epochs: int = 60, imgsz: int = 384, device: str = "cpu", mode
     out_dir = Path(out_dir or MODELS_DIR)
     ccp_dir = Path(ccp_dir or DEFAULT_CCP_DIR)
     work_dir = Path(work_dir or out_dir / "datasets" / "ccp-yolo")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    work_dir.mkdir(parents=True, exist_ok=True)
 
     t0 = time.time()
-    photos = load_ccp_labels(ccp_dir)
-    split = split_photos(photos, n_val=n_val, seed=seed)
-    (out_dir / SPLIT_FILE).write_text(json.dumps(split, indent=1))
-    used = limited_split(split, limit)
-    data_yaml = write_yolo_dataset(photos, used, ccp_dir, work_dir)
+    split, used, data_yaml = prepare_dataset(ccp_dir, out_dir, work_dir, n_val=n_val, seed=seed,
+                                             limit=limit)
     log.info("YOLO dataset: %d train / %d val photos in %s (%.1fs)", len(used["train"]), len(used["val"]),
              work_dir, time.time() - t0)
 
