@@ -121,7 +121,6 @@ def tune_backbone(config: Config, out: Optional[Path] = None, device: str = "cpu
     settings = settings or TuneSettings()
     out = Path(out) if out is not None else config.models_dir / BACKBONE_FILE
     t0 = time.time()
-    random.seed(settings.seed)
     torch.manual_seed(settings.seed)
     items = load_catalog_items(catalog_csv)
     if subset is not None:
