@@ -40,8 +40,9 @@ class Config:
         "doc": "minimum YOLO score for an article to be shown"})
     pose_score: float = field(default=0.5, metadata={"env": "LOOKBOT_POSE_SCORE",
         "doc": "score given to pose-guided fallback regions"})
-    fusion_iou: float = field(default=0.5, metadata={"env": "LOOKBOT_FUSION_IOU",
-        "doc": "NMS IoU within a category when fusing detector boxes and pose regions"})
+    fusion_iou: float = field(default=0.6, metadata={"env": "LOOKBOT_FUSION_IOU",
+        "doc": "NMS IoU within a category when fusing detector boxes and pose regions; the "
+               "detector's own NMS IoU, since a stricter one drops the second shoe of a pair"})
     fusion_cross_iou: float = field(default=0.9, metadata={"env": "LOOKBOT_FUSION_CROSS_IOU",
         "doc": "NMS IoU across categories (same region named twice); 0 switches it off"})
     detector_imgsz: int = field(default=0, metadata={"env": "LOOKBOT_DETECTOR_IMGSZ",

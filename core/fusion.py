@@ -63,7 +63,7 @@ def _rank(d: Detection) -> tuple[int, float]:
     return (0 if d.source == "yolo" else 1, -float(d.score))
 
 
-def nms(detections: Iterable[Detection], iou: float = 0.5, cross_iou: Optional[float] = 0.9) -> list[Detection]:
+def nms(detections: Iterable[Detection], iou: float = 0.6, cross_iou: Optional[float] = 0.9) -> list[Detection]:
     """Greedy NMS over mixed sources: detector boxes first, then by score.
 
     A box is dropped when it overlaps a kept box of its own category by IoU >= `iou`, or a kept box
@@ -83,7 +83,7 @@ def nms(detections: Iterable[Detection], iou: float = 0.5, cross_iou: Optional[f
 
 
 def fuse(yolo: Sequence[Detection], pose: Sequence[Detection], full_shot: bool, min_score: float = 0.25,
-         *, iou: float = 0.5, cross_iou: Optional[float] = 0.9, pose_min_score: float = 0.0,
+         *, iou: float = 0.6, cross_iou: Optional[float] = 0.9, pose_min_score: float = 0.0,
          fill_categories: Sequence[str] = MAIN_CATEGORIES,
          max_per_category: Optional[int] = None) -> list[Detection]:
     """Detector boxes above `min_score`, plus pose regions for main categories the detector missed.
@@ -125,7 +125,7 @@ class FusedDetector:
         self.yolo = yolo
         self.pose = pose
         self.min_score = float(config.detector_score)
-        self.iou = float(getattr(config, "fusion_iou", 0.5))
+        self.iou = float(getattr(config, "fusion_iou", 0.6))
         cross = float(getattr(config, "fusion_cross_iou", 0.9))
         self.cross_iou = cross if cross > 0 else None
 

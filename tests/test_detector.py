@@ -283,6 +283,14 @@ def test_nms_within_category_and_across_sources():
     assert {(d.category, d.source) for d in out} == {("handbag", "yolo"), ("topwear", "pose")}
 
 
+def test_configured_fusion_keeps_both_shoes_of_a_pair_side_by_side():
+    # feet together: the two shoe boxes overlap by IoU 0.54, and the detector's own NMS (0.6) kept both
+    left, right = Y("footwear", (100, 700, 200, 760), 0.8), Y("footwear", (130, 700, 230, 760), 0.7)
+    assert 0.5 < box_iou(left.box, right.box) < 0.6
+    out = fuse([left, right], [], full_shot=True, min_score=0.25, iou=Config().fusion_iou)
+    assert out == [left, right]
+
+
 def test_fuse_caps_and_orders():
     yolo = [Y("footwear", (0, 0, 10, 10), 0.5), Y("footwear", (20, 0, 30, 10), 0.9),
             Y("footwear", (40, 0, 50, 10), 0.7), Y("topwear", (0, 20, 50, 80), 0.4)]
