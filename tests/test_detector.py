@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -18,18 +17,6 @@ MODELS = Config.from_env().models_dir  # the committed data/models unless LOOKBO
 WEIGHTS = MODELS / "detector.pt"
 REPORT = MODELS / "detector_report.json"
 SPLIT = MODELS / "detector_split.json"
-
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """Any DNS lookup or socket connection fails the test."""
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"network access attempted: {args[:2]}")
-
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    yield
 
 
 def _rgb(path: Path) -> np.ndarray:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import numpy as np
 import pytest
@@ -16,15 +15,6 @@ HEAD = REPO / "data" / "models" / "embedding_head.pt"
 def catalog_images(ids: list[str]) -> list[Image.Image]:
     folder = shared("catalog", "images")
     return [Image.open(folder / f"{i}.jpg").convert("RGB") for i in ids]
-
-
-@pytest.fixture()
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("the embedding head tried to reach the network")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 def test_colour_histogram_reads_the_garment_not_the_background():
