@@ -1,0 +1,77 @@
+"""Run a trained YOLO detector with ONNX Runtime: about twice as fast as PyTorch on one CPU thread.
+
+The `.onnx` file is exported once from the `.pt` weights with ultralytics' own exporter (dynamic input
+size, so letterboxed photos keep their aspect ratio as they do under PyTorch) into a cache folder, under
+the weights' hash: a retrained detector is exported afresh and a stale export is never used.
+Pre- and post-processing are ultralytics' (LetterBox, non_max_suppression, scale_boxes), so the boxes
+match the PyTorch path's.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def weights_digest(weights: Path) -> str:
+    """The first 12 hex digits of the weights file's SHA-256."""
+    return hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:12]
+
+
+def export_onnx(weights: Path, cache_dir: Path) -> Path:
+    """`cache_dir/<stem>-<digest>.onnx`, exported from `weights` unless it is already there."""
+    from .yolo import load_ultralytics
+
+    weights = Path(weights)
+    target = Path(cache_dir) / f"{weights.stem}-{weights_digest(weights)}.onnx"
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    log.info("exporting %s to ONNX (once, into %s)", weights.name, target.parent)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:  # the exporter writes beside its input
+        copy = Path(tmp) / weights.name
+        shutil.copyfile(weights, copy)
+        model = load_ultralytics().YOLO(str(copy), task="detect")
+        exported = Path(model.export(format="onnx", dynamic=True, simplify=False, device="cpu",
+                                     verbose=False))
+        os.replace(exported, target)  # atomic: a half-written export is never picked up
+    return target
+
+
+class OnnxYolo:
+    """A YOLO detection model exported to ONNX, run on the CPU with `threads` threads."""
+
+    def __init__(self, weights: Path, cache_dir: Path, threads: Optional[int] = None) -> None:
+        import onnxruntime as ort
+
+        self.onnx_file = export_onnx(weights, cache_dir)
+        options = ort.SessionOptions()
+        # one thread less than the cores, as ultralytics pins torch: the gate and the bot need the rest
+        options.intra_op_num_threads = int(threads or max(1, (os.cpu_count() or 2) - 1))
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(self.onnx_file), options,
+                                            providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def predict(self, bgr: np.ndarray, imgsz: int, conf: float, iou: float, max_det: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes (xyxy in `bgr`'s pixels), scores and class ids of one BGR uint8 image."""
+        import torch
+        from ultralytics.data.augment import LetterBox
+        from ultralytics.utils import ops
+        from ultralytics.utils.nms import non_max_suppression
+
+        padded = LetterBox((imgsz, imgsz), auto=True, stride=32)(image=bgr)
+        x = np.ascontiguousarray(padded[:, :, ::-1].transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
+        raw = self.session.run(None, {self.input_name: x})[0]
+        pred = non_max_suppression(torch.from_numpy(raw), conf, iou, max_det=max_det)[0]
+        boxes = ops.scale_boxes(x.shape[2:], pred[:, :4], bgr.shape)
+        return boxes.numpy(), pred[:, 4].numpy(), pred[:, 5].numpy().astype(int)
