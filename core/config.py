@@ -46,7 +46,13 @@ class Config:
     fusion_cross_iou: float = field(default=0.9, metadata={"env": "LOOKBOT_FUSION_CROSS_IOU",
         "doc": "NMS IoU across categories (same region named twice); 0 switches it off"})
     detector_imgsz: int = field(default=0, metadata={"env": "LOOKBOT_DETECTOR_IMGSZ",
-        "doc": "YOLO inference size in pixels; 0 uses the size the detector was trained at"})
+        "doc": "YOLO inference size in pixels; 0 uses the size detector.pt was trained at"})
+    detector_ensemble: str = field(default="detector-576.pt", metadata={"env": "LOOKBOT_DETECTOR_ENSEMBLE",
+        "doc": "further detector weights in models_dir (comma-separated) whose boxes are merged with "
+               "detector.pt's by weighted box fusion; none: detector.pt alone"})
+    detector_runtime: str = field(default="onnx", metadata={"env": "LOOKBOT_DETECTOR_RUNTIME",
+        "doc": "run the detectors with onnx (ONNX Runtime, exported once into models_dir/cache) or "
+               "torch; onnx falls back to torch when it is not installed"})
     gate_visibility: float = field(default=0.5, metadata={"env": "LOOKBOT_GATE_VISIBILITY",
         "doc": "minimum MediaPipe visibility of the eyes"})
     gate_foot_visibility: float = field(default=0.4, metadata={"env": "LOOKBOT_GATE_FOOT_VISIBILITY",

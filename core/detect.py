@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Optional, Protocol
 
 import numpy as np
@@ -32,12 +33,39 @@ def build_detector(config: Config) -> Detector:
         if config.use_detector:
             log.info("no trained detector at %s: using pose-guided regions only", weights)
         return pose
+    from .fusion import FusedDetector
+
     try:
-        from .fusion import FusedDetector
-        from .yolo import YoloDetector
-    except ImportError:  # the trained detector ships in a later step
+        trained = build_trained_detector(config)
+    except ImportError as exc:  # ultralytics not installed
+        log.warning("trained detector not usable (%s): using pose-guided regions only", exc)
         return pose
-    return FusedDetector(YoloDetector.from_config(config), pose, config)
+    return FusedDetector(trained, pose, config)
+
+
+def ensemble_files(config: Config) -> list[Path]:
+    """The further detector weights named by `detector_ensemble` ("none": no others)."""
+    names = [n.strip() for n in config.detector_ensemble.split(",")]
+    return [config.models_dir / n for n in names if n and n.lower() != "none"]
+
+
+def build_trained_detector(config: Config):
+    """models_dir/detector.pt, merged with the ensemble's further detectors that load.
+
+    Every member runs at detector.pt's size (or the configured `detector_imgsz`): the boxes it was
+    measured with. A member that is missing or unreadable is left out with a warning.
+    """
+    from .detector_ensemble import EnsembleDetector
+    from .yolo import DetectorUnavailable, YoloDetector
+
+    main = YoloDetector.from_config(config)
+    members = [main]
+    for path in ensemble_files(config):
+        try:
+            members.append(YoloDetector.from_config(config, weights=path, imgsz=main.imgsz))
+        except DetectorUnavailable as exc:
+            log.warning("ensemble detector left out: %s", exc)
+    return main if len(members) == 1 else EnsembleDetector(members)
 
 
 def scale_detections(dets: list[Detection], scale: float, width: int, height: int

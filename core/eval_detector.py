@@ -20,12 +20,11 @@ def detector_variants(engine, config: Config) -> dict[str, Any]:
     from .regions import PoseRegionFinder
 
     variants: dict[str, Any] = {"pose": PoseRegionFinder(score=config.pose_score)}
-    weights = config.models_dir / "detector.pt"
-    if weights.exists():
+    if (config.models_dir / "detector.pt").exists():
         try:
-            from .yolo import YoloDetector
+            from .detect import build_trained_detector
 
-            variants["yolo"] = YoloDetector(weights)
+            variants["yolo"] = build_trained_detector(config)  # the ensemble when there is one
         except Exception as exc:  # report, do not crash the whole evaluation
             log.warning("YOLO detector not usable: %s", exc)
     if getattr(engine.detector, "name", "pose") != "pose" or \
@@ -76,7 +75,8 @@ def eval_detector(engine, config: Config, ccp_dir: Path, limit: Optional[int]) -
             preds[vname][name] = [(d.category, d.box, d.score) for d in dets if d.score >= 0.01]
     out: dict[str, Any] = {"split": split, "n_photos": len(truth),
                            "note": "pose: fixed score, boxes from the gate's landmarks; yolo: raw "
-                                   "boxes from score 0.01; fused: the fusion rules on YOLO boxes "
+                                   "boxes from score 0.01 (the ensemble's merged boxes when "
+                                   "there is one); fused: the fusion rules on YOLO boxes "
                                    "from 0.01, as `lookbot detect` reports them; fused_shipped: "
                                    f"as `look` uses it, YOLO boxes at or above detector_score "
                                    f"{config.detector_score} plus pose fill-ins, so its "
