@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,7 +28,9 @@ def weights_digest(weights: Path) -> str:
 
 
 def export_onnx(weights: Path, cache_dir: Path) -> Path:
-    """`cache_dir/<stem>-<digest>.onnx`, exported from `weights` unless it is already there."""
+    """`cache_dir/<stem>-<digest>.onnx`, exported from `weights` unless it is already there.
+
+    A new export removes the exports of earlier weights of the same name."""
     from .yolo import load_ultralytics
 
     weights = Path(weights)
@@ -43,6 +46,10 @@ def export_onnx(weights: Path, cache_dir: Path) -> Path:
         exported = Path(model.export(format="onnx", dynamic=True, simplify=False, device="cpu",
                                      verbose=False))
         os.replace(exported, target)  # atomic: a half-written export is never picked up
+    stale = re.compile(re.escape(weights.stem) + r"-[0-9a-f]{12}\.onnx")
+    for old in target.parent.glob(f"{weights.stem}-*.onnx"):
+        if old != target and stale.fullmatch(old.name):  # an export of earlier weights
+            old.unlink(missing_ok=True)
     return target
 
 

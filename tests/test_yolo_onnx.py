@@ -38,6 +38,15 @@ def test_onnx_runtime_finds_the_torch_boxes_on_a_real_photo(tmp_path, no_network
     stamp = export.stat().st_mtime_ns
     assert YoloDetector(WEIGHTS, runtime="onnx", onnx_cache=tmp_path).runtime == "onnx"
     assert export.stat().st_mtime_ns == stamp, "the export is made once per weights file"
+    # retrained weights of the same name get their own export, which replaces the stale one
+    # (and leaves another detector's export alone)
+    (tmp_path / "detector-576-0123456789ab.onnx").write_bytes(b"another detector's export")
+    retrained = tmp_path / "new" / "detector.pt"
+    retrained.parent.mkdir()
+    retrained.write_bytes(WEIGHTS.read_bytes() + b"\0")  # trailing bytes: same model, new hash
+    assert YoloDetector(retrained, runtime="onnx", onnx_cache=tmp_path).runtime == "onnx"
+    assert sorted(p.name for p in tmp_path.glob("*.onnx")) == sorted(
+        [f"detector-{weights_digest(retrained)}.onnx", "detector-576-0123456789ab.onnx"])
 
 
 def test_onnx_runtime_falls_back_to_torch_when_it_is_not_installed(tmp_path, monkeypatch, caplog):
