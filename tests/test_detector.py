@@ -170,10 +170,14 @@ def test_missing_weights_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.slow
-def test_detections_overlap_labels_on_unseen_ccp_photos(detector):
+@pytest.mark.parametrize("which", ["detector.pt", "shipped ensemble"])
+def test_detections_overlap_labels_on_unseen_ccp_photos(which, detector):
     """On validation photos (never trained on), big-class labels are found with IoU >= 0.5."""
     from core.ccp_dataset import load_ccp_labels
+    from core.detect import build_trained_detector
 
+    if which != "detector.pt":
+        detector = build_trained_detector(Config.from_env())
     ccp = shared("ccp")
     photos = load_ccp_labels(ccp)
     val = json.loads(SPLIT.read_text())["val"][:8]
@@ -187,7 +191,8 @@ def test_detections_overlap_labels_on_unseen_ccp_photos(detector):
             if cat in found:
                 found[cat][1] += 1
                 found[cat][0] += any(d.category == cat and box_iou(d.box, box) >= 0.5 for d in dets)
-    # committed weights found 7/8 topwear, 7/8 bottomwear, 8/13 shoes here (small shoes are the hard part)
+    # detector.pt found 7/8 topwear, 7/8 bottomwear, 8/13 shoes here (small shoes are the hard part);
+    # the shipped ensemble 8/8, 7/8, 8/13
     floor = {"topwear": 0.75, "bottomwear": 0.75, "footwear": 0.5}
     for cat, (hit, total) in found.items():
         assert total >= 4, cat
