@@ -122,6 +122,7 @@ class FusedDetector:
     name = "yolo+pose"
 
     def __init__(self, yolo, pose, config) -> None:
+        self.name = f"{getattr(yolo, 'name', 'yolo')}+pose"  # e.g. yolo-ensemble+pose
         self.yolo = yolo
         self.pose = pose
         self.min_score = float(config.detector_score)

@@ -81,6 +81,8 @@ class YoloDetector:
     about half the time), and falls back to PyTorch with a warning when that is not installed.
     """
 
+    name = "yolo"
+
     def __init__(self, weights: Path, imgsz: Optional[int] = None, device: str = "cpu",
                  min_score: float = RAW_MIN_SCORE, iou: float = 0.6, max_det: int = 50,
                  threads: Optional[int] = None, runtime: str = "torch",

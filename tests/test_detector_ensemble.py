@@ -79,8 +79,9 @@ def test_config_names_the_members(tmp_path, caplog):
 
 @pytest.mark.slow
 def test_shipped_ensemble_loads_offline_and_runs_both_detectors_at_one_size(no_network):
-    from core.detect import build_trained_detector
+    from core.detect import build_detector, build_trained_detector
 
+    assert build_detector(Config.from_env()).name == "yolo-ensemble+pose"  # in eval, bench and /stats
     ensemble = build_trained_detector(Config.from_env())
     assert isinstance(ensemble, EnsembleDetector) and len(ensemble.members) == 2
     main, other = ensemble.members
