@@ -30,7 +30,7 @@ import torch
 
 from .catalog_items import CatalogItem, load_catalog_items
 from .config import Config
-from .embed import BACKBONE_FILE, TUNED_FORMAT, Backbone, l2_normalise, pad_to_square
+from .embed import BACKBONE_FILE, TUNED_FORMAT, Backbone, l2_normalise, to_batch
 from .head_data import CATALOG_CSV, HIRES_CSV, SPLIT_NAME, load_or_make_split
 from .head_metrics import catalog_p5
 from .head_training import class_labels
@@ -75,8 +75,7 @@ class CatalogViews(torch.utils.data.Dataset):
             image = im.convert("RGB")
         if self.backgrounds is not None and rng.random() >= self.clean_share:
             image = augment(image, rng, self.backgrounds)
-        arr = np.asarray(pad_to_square(image, self.size), dtype=np.float32) / 255.0
-        return torch.from_numpy(arr).permute(2, 0, 1), torch.from_numpy(self.labels[i])
+        return to_batch([image], self.size)[0], torch.from_numpy(self.labels[i])
 
 
 def _schedule(step: int, warmup: int, total: int) -> float:
@@ -95,11 +94,11 @@ def features(backbone: Backbone, items: Sequence[CatalogItem], device: str, batc
     backbone.eval()
     out = []
     for s in range(0, len(items), batch):
-        arrs = []
+        crops = []
         for it in items[s:s + batch]:
             with Image.open(it.file) as im:
-                arrs.append(np.asarray(pad_to_square(im, backbone.size), dtype=np.float32) / 255.0)
-        x = torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).to(device)
+                crops.append(im.convert("RGB"))
+        x = to_batch(crops, backbone.size).to(device)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device != "cpu"):
             out.append(backbone(x).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, backbone.dim), np.float32)
