@@ -14,22 +14,12 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 import numpy as np
+import torch
+from torchvision.ops import box_iou
 
 from .records import Detection, GateVerdict
 
 ENSEMBLE_IOU = 0.6  # the detectors' own NMS IoU: boxes that one model would count as one article
-
-
-def _iou_matrix(boxes: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of (n, 4) xyxy boxes."""
-    x1 = np.maximum(boxes[:, None, 0], boxes[None, :, 0])
-    y1 = np.maximum(boxes[:, None, 1], boxes[None, :, 1])
-    x2 = np.minimum(boxes[:, None, 2], boxes[None, :, 2])
-    y2 = np.minimum(boxes[:, None, 3], boxes[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    union = area[:, None] + area[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def weighted_box_fusion(per_model: Sequence[Sequence[Detection]], iou: float = ENSEMBLE_IOU
@@ -51,7 +41,8 @@ def weighted_box_fusion(per_model: Sequence[Sequence[Detection]], iou: float = E
         boxes = np.array([d.box for d, _ in mine], dtype=float)
         scores = np.array([d.score for d, _ in mine])
         model = np.array([m for _, m in mine])
-        overlap = _iou_matrix(boxes) >= iou
+        corners = torch.from_numpy(boxes)
+        overlap = (box_iou(corners, corners) >= iou).numpy()
         free = np.ones(len(mine), dtype=bool)
         for i in range(len(mine)):
             if not free[i]:
