@@ -20,7 +20,10 @@ def detector_variants(engine, config: Config) -> dict[str, Any]:
     from .regions import PoseRegionFinder
 
     variants: dict[str, Any] = {"pose": PoseRegionFinder(score=config.pose_score)}
-    if (config.models_dir / "detector.pt").exists():
+    fused_model = getattr(engine.detector, "yolo", None)  # the engine's own: not loaded twice
+    if fused_model is not None:
+        variants["yolo"] = fused_model
+    elif (config.models_dir / "detector.pt").exists():  # measured even when the engine is off it
         try:
             from .detect import build_trained_detector
 
