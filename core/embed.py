@@ -139,7 +139,10 @@ class Embedder:
     """Turns article crops into unit vectors; `version` names exactly what produced them."""
 
     def __init__(self, backbone: str = "efficientnet_lite2", head_path: Optional[Path] = None,
-                 threads: Optional[int] = None, backbone_weights: Optional[Path] = None):
+                 threads: Optional[int] = None, backbone_weights: Optional[Path] = None,
+                 drop_mismatched_head: bool = False):
+        """A head trained on another backbone's features raises HeadMismatch, or with
+        `drop_mismatched_head` is left out with a warning."""
         if threads:
             torch.set_num_threads(threads)
         self.backbone = Backbone(backbone, backbone_weights)
@@ -151,11 +154,16 @@ class Embedder:
             self.head = load_head(Path(head_path), self.backbone.dim)
             trained_on = self.head.meta.get("backbone")
             if trained_on and trained_on != self.backbone_version:
-                raise HeadMismatch(
+                mismatch = HeadMismatch(
                     f"the embedding head {head_path} was trained on {trained_on} features, but the "
                     f"backbone is {self.backbone_version}: retrain it (lookbot train-embedding) or "
                     "switch the fine-tuned backbone on or off (LOOKBOT_TUNED_BACKBONE)")
-            self.head_id = hashlib.sha1(Path(head_path).read_bytes()).hexdigest()[:10]
+                if not drop_mismatched_head:
+                    raise mismatch
+                log.warning("%s; embedding without the head", mismatch)
+                self.head = None
+            else:
+                self.head_id = hashlib.sha1(Path(head_path).read_bytes()).hexdigest()[:10]
         self.dim = self.head.out_dim if self.head is not None else self.backbone.dim
 
     @classmethod
@@ -163,12 +171,9 @@ class Embedder:
         """The embedder `config` asks for: its backbone, the fine-tuned backbone weights and the
         trained head from `models_dir` when present and switched on (`head=False`: no head)."""
         head_path = config.models_dir / HEAD_FILE if head and config.use_embedding_head else None
-        weights = tuned_backbone_file(config)
-        try:
-            return cls(config.backbone, head_path=head_path, backbone_weights=weights)
-        except HeadMismatch as exc:  # e.g. the tuned backbone switched off under its own head
-            log.warning("%s; embedding without the head", exc)
-            return cls(config.backbone, head_path=None, backbone_weights=weights)
+        # e.g. the tuned backbone switched off under its own head: embed without the head
+        return cls(config.backbone, head_path=head_path, backbone_weights=tuned_backbone_file(config),
+                   drop_mismatched_head=True)
 
     @property
     def version(self) -> str:
