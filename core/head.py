@@ -2,7 +2,7 @@
 
 Two parts, fused into one vector:
 - a learned projection (MLP) of the normalised backbone features and the colour histogram,
-  trained by `core.head_training` on the catalog's article type, colour, gender and identity;
+  trained by `training.head_training` on the catalog's article type, colour, gender and identity;
 - the explicit colour histogram itself, appended with weight `colour_weight`, so that the
   cosine of two vectors is (1 - w) * learned similarity + w * colour similarity.
 

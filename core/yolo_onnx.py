@@ -19,6 +19,8 @@ from typing import Optional
 
 import numpy as np
 
+from core.ultralytics_offline import load_ultralytics
+
 log = logging.getLogger(__name__)
 
 
@@ -31,8 +33,6 @@ def export_onnx(weights: Path, cache_dir: Path) -> Path:
     """`cache_dir/<stem>-<digest>.onnx`, exported from `weights` unless it is already there.
 
     A new export removes the exports of earlier weights of the same name."""
-    from .yolo import load_ultralytics
-
     weights = Path(weights)
     target = Path(cache_dir) / f"{weights.stem}-{weights_digest(weights)}.onnx"
     if target.is_file():

@@ -144,7 +144,7 @@ def cmd_crawl(args) -> int:
 
 
 def cmd_train_detector(args) -> int:
-    from core.detector_training import train_detector
+    from training.detector_training import train_detector
 
     extra: dict = {"patience": 0} if args.no_early_stop else {}
     if args.lr0 is not None:
@@ -158,7 +158,7 @@ def cmd_train_detector(args) -> int:
 
 
 def cmd_average_detectors(args) -> int:
-    from core.detector_soup import average_detectors
+    from training.detector_soup import average_detectors
 
     report = average_detectors([Path(w) for w in args.weights],
                                out_dir=Path(args.out) if args.out else None, imgsz=args.imgsz)
@@ -168,7 +168,7 @@ def cmd_average_detectors(args) -> int:
 
 def cmd_train_embedding(args) -> int:
     from core.config import Config
-    from core.head_training import format_report, train_embedding
+    from training.head_training import format_report, train_embedding
 
     report = train_embedding(Config.from_env(), out=Path(args.out) if args.out else None,
                              epochs=args.epochs, views=args.views, subset=args.subset,
@@ -178,7 +178,7 @@ def cmd_train_embedding(args) -> int:
 
 
 def cmd_tune_backbone(args) -> int:
-    from core.backbone_tuning import TuneSettings, tune_backbone
+    from training.backbone_tuning import TuneSettings, tune_backbone
     from core.config import Config
 
     report = tune_backbone(Config.from_env(), out=Path(args.out) if args.out else None,
@@ -201,7 +201,7 @@ def cmd_config(args) -> int:
 
 def cmd_eval(args) -> int:
     from core.config import Config
-    from core.evaluate import format_eval, run_eval
+    from measure.evaluate import format_eval, run_eval
 
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     report = run_eval(Config.from_env(), Path(args.out), people_dir=Path(args.people),
@@ -241,8 +241,8 @@ def _int_list(text: str) -> list[int]:
 
 
 def cmd_bench(args) -> int:
-    from core.bench_report import format_bench
-    from core.benchmark import run_bench
+    from measure.bench_report import format_bench
+    from measure.benchmark import run_bench
     from core.config import Config
 
     try:
@@ -343,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--imgsz", type=int, default=None, help="default: the first detector's size")
     p.set_defaults(func=cmd_average_detectors)
 
-    from core.eval_data import DEFAULT_CCP_DIR, DEFAULT_PEOPLE_DIR
+    from measure.eval_data import DEFAULT_CCP_DIR, DEFAULT_PEOPLE_DIR
 
     p = sub.add_parser("eval", help="measure gate, detector and retrieval quality on real data")
     p.add_argument("--json", action="store_true", help="all figures as one JSON object")
@@ -355,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated subset of gate,detector,catalog,street")
     p.set_defaults(func=cmd_eval)
 
-    from core.benchmark import DEFAULT_PHOTOS
+    from measure.benchmark import DEFAULT_PHOTOS
 
     p = sub.add_parser("bench", help="measure latency, throughput, index and memory figures")
     p.add_argument("--json", action="store_true", help="all figures as one JSON object")

@@ -4,7 +4,7 @@ A device call carries at most 64 MiB counted in disk blocks, and the repository 
 so everything here is small and packed into few files:
 - ccp-photos.tar.gz: the 800 CCP photos at 576 px (longer side), WebP q62, file names kept
   (PIL and OpenCV read by content); for the detector runs;
-- backgrounds.tar.gz: the 120 street photos that `core.head_views.Backgrounds` picks, WebP q60;
+- backgrounds.tar.gz: the 120 street photos that `training.head_views.Backgrounds` picks, WebP q60;
   for backbone-only runs;
 - labels.tar.gz: CCP's boxes, shot heuristics, label list and the masks of dress photos, and the
   catalog's products.csv with its 4,915 images as WebP q82;
@@ -31,7 +31,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core.config import REPO_ROOT, SHARED_DATA  # noqa: E402
 from core.embed import imagenet_weights  # noqa: E402
-from core.head_data import street_photos  # noqa: E402
+from training.head_data import street_photos  # noqa: E402
 
 log = logging.getLogger("device_pack")
 OUT = REPO_ROOT / ".devdata"

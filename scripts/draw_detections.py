@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from core.ccp_dataset import load_ccp_labels
+from training.ccp_dataset import load_ccp_labels
 from core.config import SHARED_CCP, Config
 from core.detect import scale_detections
 from core.draw import render

@@ -1,0 +1,275 @@
+"""The bot end to end: python-telegram-bot's real HTTP stack against a fake Bot API server,
+the real engine and the demo catalog index, real photos."""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import re
+import sys
+from typing import AsyncIterator
+
+import pytest
+from PIL import Image
+
+from bot import cards
+from bot.app import build_application
+from bot.schedule import Refresher
+from core.config import Config
+from core.gate import MESSAGES
+from core.imageio import BAD_INPUT_MESSAGES
+from core.index import GENDER_SCOPES, current_version
+from tests.helpers import shared
+from tests.fake_telegram import TOKEN, FakeTelegram
+
+ADMIN = 1
+FULL_SHOT = ("people", "fullshot", "clothing__photos_0032.jpg")
+HALF_BODY = ("people", "not_fullshot", "face_rec__examples_biden.jpg")  # three-quarter, to thigh
+CARD_TITLE = re.compile(r"^(\w+): similar products")
+
+
+@pytest.fixture(scope="module")
+def look_engine(request):
+    root = Config.from_env().index_root
+    if current_version(root) is None:
+        pytest.skip(f"no catalog index in {root}: run `lookbot index`")
+    return request.getfixturevalue("engine")  # the session's engine, loaded once
+
+
+@dataclasses.dataclass
+class Running:
+    fake: FakeTelegram
+    app: object
+    config: object
+
+    @property
+    def svc(self):
+        return self.app.bot_data["services"]
+
+    async def settled(self, timeout: float = 120.0) -> None:
+        """Wait until no photo is in flight and the bot has answered every update."""
+        await self.fake.wait_for(lambda: self.svc.pool.in_flight == 0 and not self.fake.updates
+                                 and not self.app.update_queue.qsize(), timeout)
+
+
+def bot_config(engine, tmp_path, **overrides):
+    return dataclasses.replace(engine.config, bot_db=str(tmp_path / "bot.db"),
+                               admin_ids=str(ADMIN), crawl_time="off", k=4, **overrides)
+
+
+@contextlib.asynccontextmanager
+async def running_bot(engine, config, **kwargs) -> AsyncIterator[Running]:
+    fake = await FakeTelegram().start()
+    config = dataclasses.replace(config, telegram_base_url=fake.base_url,
+                                 telegram_base_file_url=fake.base_file_url)
+    app = build_application(config, TOKEN, engine, **kwargs)
+    await app.initialize()
+    await app.start()
+    await app.updater.start_polling(poll_interval=0, timeout=1)
+    try:
+        yield Running(fake, app, config)
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        await fake.stop()
+
+
+def card_calls(bot: Running, chat_id: int):
+    return [c for c in bot.fake.sent(chat_id, "sendPhoto") if CARD_TITLE.match(c.text)]
+
+
+async def say(bot: Running, user: int, text: str) -> str:
+    """Send a command or text; the bot's text answer."""
+    before = len(bot.fake.sent(user, "sendMessage"))
+    bot.fake.send_text(user, text)
+    calls = await bot.fake.wait_for(
+        lambda: bot.fake.sent(user, "sendMessage")[before:], timeout=20)
+    return calls[0].text
+
+
+def small_jpeg(path, side: int) -> bytes:
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        im.thumbnail((side, side))
+        buf = io.BytesIO()
+        im.save(buf, "JPEG", quality=80)
+        return buf.getvalue()
+
+
+@pytest.mark.slow
+async def test_full_shot_gets_cards_per_article_and_more_like_this_pages(look_engine, tmp_path):
+    photo = shared(*FULL_SHOT).read_bytes()
+    async with running_bot(look_engine, bot_config(look_engine, tmp_path)) as bot:
+        user = 42
+        assert "OK" in await say(bot, user, "/gender women")
+        message = bot.fake.send_photo(user, photo)
+        await bot.settled()
+
+        actions = bot.fake.sent(user, "sendChatAction")
+        assert actions and actions[0].params["action"] == "upload_photo"
+        assert bot.fake.replies_to(message), "the first answer quotes the photo"
+        cards_sent = card_calls(bot, user)
+        titles = {CARD_TITLE.match(c.text).group(1) for c in cards_sent}
+        assert len(titles) >= 2, [c.text for c in bot.fake.sent(user)]
+        scope = GENDER_SCOPES["women"]
+        for call in cards_sent:
+            assert len(call.raw) <= 1024
+            image = Image.open(io.BytesIO(call.photo_bytes()))
+            assert image.format == "JPEG" and image.width >= 240
+            links = [b["url"] for b in call.buttons() if "url" in b]
+            assert links and all(u.startswith("https://") for u in links)
+            assert [b["text"] for b in call.buttons() if "url" in b] == \
+                [str(i) for i in range(1, len(links) + 1)]
+            assert "price on Myntra" in call.text or "₹" in call.text
+            for url in links:  # /gender women applies to the search
+                rows = list(look_engine.catalog.db.query(
+                    "select gender from products where url = ?", [url]))
+                assert rows and rows[0]["gender"] in scope, url
+
+        first = cards_sent[0]
+        more = [b["callback_data"] for b in first.buttons() if b.get("callback_data")]
+        assert more and more[0].startswith("more:")
+        bot.fake.press(user, first.result, more[0])
+        await bot.fake.wait_for(lambda: len(card_calls(bot, user)) > len(cards_sent), 60)
+        page2 = card_calls(bot, user)[-1]
+        assert CARD_TITLE.match(page2.text).group(1) == CARD_TITLE.match(first.text).group(1)
+        old = {b["url"] for b in first.buttons() if "url" in b}
+        new = {b["url"] for b in page2.buttons() if "url" in b}
+        assert new and not (new & old), "More like this shows different products"
+        assert page2.buttons()[0]["text"] == str(len(old) + 1), "numbering continues"
+        assert bot.fake.sent(None, "answerCallbackQuery")
+
+        bot.fake.press(user, first.result, "more:expired")
+        answers = await bot.fake.wait_for(
+            lambda: [c for c in bot.fake.sent(None, "answerCallbackQuery")
+                     if c.params.get("text") == cards.EXPIRED], 20)
+        assert answers
+
+
+@pytest.mark.slow
+async def test_half_body_photo_is_told_why(look_engine, tmp_path):
+    async with running_bot(look_engine, bot_config(look_engine, tmp_path)) as bot:
+        message = bot.fake.send_photo(7, shared(*HALF_BODY).read_bytes())
+        await bot.settled()
+        replies = bot.fake.replies_to(message)
+        assert len(replies) == 1 and replies[0].method == "sendMessage"
+        assert MESSAGES["feet_out_of_frame"] in replies[0].text
+        assert "feet_out_of_frame" in replies[0].text
+        assert not card_calls(bot, 7)
+
+        # The same photo sent as a file (an image document) takes the same road.
+        document = bot.fake.send_document(8, shared(*HALF_BODY).read_bytes(), "image/jpeg",
+                                          "me.jpg")
+        await bot.settled()
+        assert "feet_out_of_frame" in bot.fake.replies_to(document)[0].text
+
+
+async def test_every_bad_input_gets_a_clear_reply(look_engine, tmp_path):
+    photo = shared(*FULL_SHOT).read_bytes()
+    config = bot_config(look_engine, tmp_path, bot_max_download_bytes=5_000_000)
+    async with running_bot(look_engine, config) as bot:
+        f = bot.fake
+        expected = {
+            f.send_text(101, "hello there")["chat"]["id"]: cards.OTHER_INPUT["text"],
+            f.send(102, sticker={"file_id": "s1", "file_unique_id": "s1", "type": "regular",
+                                 "width": 512, "height": 512, "is_animated": False,
+                                 "is_video": False})["chat"]["id"]: cards.OTHER_INPUT["sticker"],
+            f.send(103, voice={"file_id": "v1", "file_unique_id": "v1", "duration": 3}
+                   )["chat"]["id"]: cards.OTHER_INPUT["voice"],
+            f.send(104, video={"file_id": "m1", "file_unique_id": "m1", "width": 640,
+                               "height": 480, "duration": 5})["chat"]["id"]:
+                cards.OTHER_INPUT["video"],
+            f.send_document(105, b"%PDF-1.4 not a photo", "application/pdf", "cv.pdf"
+                            )["chat"]["id"]: cards.OTHER_INPUT["document"],
+            # Telegram says how big a photo is: refused before any download.
+            f.send_photo(106, photo, size=8_000_000)["chat"]["id"]: cards.too_large(5_000_000),
+            # Over the Bot API's own 20 MB limit: getFile fails with "file is too big".
+            f.send_document(107, photo, "image/jpeg", "huge.jpg", size=30_000_000,
+                            report_size=False)["chat"]["id"]: cards.too_large(5_000_000),
+            f.send_photo(108, photo[: len(photo) // 3])["chat"]["id"]:
+                BAD_INPUT_MESSAGES["unreadable_image"],
+            f.send_document(109, b"GIF89a garbage", "image/gif", "x.gif")["chat"]["id"]:
+                BAD_INPUT_MESSAGES["unreadable_image"],
+            f.send_text(110, "/nonsense")["chat"]["id"]: cards.OTHER_INPUT["command"],
+        }
+        await f.wait_for(lambda: all(f.sent(chat) for chat in expected), 60)
+        await bot.settled()
+        for chat, text in expected.items():
+            answers = [c.text for c in f.sent(chat, "sendMessage")]
+            assert len(answers) == 1 and text in answers[0], (chat, answers)
+        assert not f.sent(None, "sendPhoto")
+
+
+@pytest.mark.slow
+async def test_more_like_this_still_works_after_a_restart(look_engine, tmp_path):
+    config = bot_config(look_engine, tmp_path)
+    async with running_bot(look_engine, config) as bot:
+        bot.fake.send_photo(7, shared(*FULL_SHOT).read_bytes())
+        await bot.settled()
+        first = card_calls(bot, 7)[0]
+    more = [b["callback_data"] for b in first.buttons() if b.get("callback_data")][0]
+    async with running_bot(look_engine, config) as bot:  # a new process would see the same
+        bot.fake.press(7, first.result, more)
+        page2 = (await bot.fake.wait_for(lambda: card_calls(bot, 7), 60))[0]
+        assert CARD_TITLE.match(page2.text).group(1) == CARD_TITLE.match(first.text).group(1)
+        old = {b["url"] for b in first.buttons() if "url" in b}
+        new = {b["url"] for b in page2.buttons() if "url" in b}
+        assert new and not (new & old)
+        assert not [c for c in bot.fake.sent(None, "answerCallbackQuery")
+                    if c.params.get("text") == cards.EXPIRED]
+
+
+async def test_preferences_persist_across_a_restart(look_engine, tmp_path):
+    config = bot_config(look_engine, tmp_path)
+    async with running_bot(look_engine, config) as bot:
+        assert "Usage" in await say(bot, 5, "/gender aliens")
+        assert "Usage" in await say(bot, 5, "/budget cheap")
+        assert "women" in await say(bot, 5, "/gender women")
+        assert "₹1,500" in await say(bot, 5, "/budget ₹1,500")
+        assert "any" in await say(bot, 6, "/settings")  # others keep the defaults
+    async with running_bot(look_engine, config) as bot:
+        settings = await say(bot, 5, "/settings")
+        assert "Gender: women" in settings and "₹1,500" in settings
+        assert "no price limit" in await say(bot, 5, "/budget off")
+    async with running_bot(look_engine, config) as bot:
+        assert "no limit" in await say(bot, 5, "/settings")
+
+
+async def test_admin_commands_refuse_everyone_else(look_engine, tmp_path):
+    config = bot_config(look_engine, tmp_path)
+    marker = tmp_path / "refreshed"
+    refresher = Refresher(config, argv=[sys.executable, "-c",
+                                        f"open({str(marker)!r}, 'w').write('x'); "
+                                        "print('refresh ok: 3 new products')"])
+    async with running_bot(look_engine, config, refresher=refresher) as bot:
+        assert await say(bot, 99, "/stats") == cards.NOT_ADMIN
+        assert await say(bot, 99, "/crawl") == cards.NOT_ADMIN
+        assert not marker.exists()
+
+        stats = await say(bot, ADMIN, "/stats")
+        assert "topwear" in stats and look_engine.index.version in stats
+        assert "Requests served" in stats and "Last crawl" in stats
+        assert "started" in await say(bot, ADMIN, "/crawl")
+        done = await bot.fake.wait_for(lambda: [c for c in bot.fake.sent(ADMIN, "sendMessage")
+                                                if "Catalog refresh ok" in c.text], 30)
+        assert "3 new products" in done[0].text and marker.exists()
+
+
+@pytest.mark.slow
+async def test_fifty_photos_from_twenty_users_at_once_all_get_an_answer(look_engine, tmp_path):
+    full = small_jpeg(shared(*FULL_SHOT), 240)
+    half = small_jpeg(shared(*HALF_BODY), 240)
+    config = bot_config(look_engine, tmp_path, bot_workers=1, bot_queue_size=2,
+                        bot_draw_boxes=False)
+    async with running_bot(look_engine, config) as bot:
+        sent = [bot.fake.send_photo(1000 + i % 20, full if i % 3 else half) for i in range(50)]
+        await bot.fake.wait_for(lambda: all(bot.fake.replies_to(m) for m in sent), 180)
+        await bot.settled()
+        firsts = [bot.fake.replies_to(m)[0].text for m in sent]
+        busy = sum(t in (cards.BUSY, cards.STILL_WORKING) for t in firsts)
+        served = bot.svc.prefs.counter("requests")
+        print(f"50 photos / 20 users: {served} looked at, {busy} told busy or still working")
+        assert busy + served == 50 and served >= 3 and busy >= 20, (busy, served)
+        assert firsts.count(cards.SOMETHING_WRONG) == 0
+        assert "Send me a photo" in await say(bot, 1000, "/start")  # still up and answering

@@ -1,0 +1,106 @@
+"""`python -m bot.app` as a real process against the fake Bot API: configuration from the
+environment, the engine loaded once, a new index version picked up without a restart, a clean
+stop on SIGINT, and the token nowhere in its logs."""
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.config import Config
+from core.index import POINTER, current_version
+from tests.helpers import REPO
+from tests.fake_telegram import TOKEN, FakeTelegram
+
+ADMIN = 77
+
+
+def copy_data_dir(src: Path, dst: Path) -> str:
+    """The catalog, the current index version and (linked) images, in a folder we may change."""
+    version = current_version(src / "index")
+    if version is None:
+        pytest.skip(f"no catalog index in {src}: run `lookbot index`")
+    dst.mkdir(parents=True)
+    with sqlite3.connect(src / "catalog.db") as a, sqlite3.connect(dst / "catalog.db") as b:
+        a.backup(b)
+    (dst / "images").symlink_to((src / "images").resolve())
+    shutil.copytree(src / "index" / version, dst / "index" / version)
+    (dst / "index" / POINTER).write_text(version)
+    return version
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+async def test_bot_process_serves_reloads_the_index_and_keeps_the_token_secret(tmp_path, mode):
+    data = tmp_path / "data"
+    version = copy_data_dir(Config.from_env().data_dir, data)
+    fake = await FakeTelegram().start()
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "LOOKBOT_DATA_DIR": str(data),
+           "LOOKBOT_TELEGRAM_BASE_URL": fake.base_url,
+           "LOOKBOT_TELEGRAM_BASE_FILE_URL": fake.base_file_url,
+           "LOOKBOT_ADMIN_IDS": f"{ADMIN}, not-a-number", "LOOKBOT_CRAWL_TIME": "off",
+           "LOOKBOT_WORKERS": "1", "LOOKBOT_WEBHOOK_URL": ""}
+    if mode == "webhook":
+        port = free_port()
+        env.update(LOOKBOT_WEBHOOK_URL=f"http://127.0.0.1:{port}/lookbot-hook",
+                   LOOKBOT_WEBHOOK_LISTEN="127.0.0.1", LOOKBOT_WEBHOOK_PORT=str(port),
+                   LOOKBOT_WEBHOOK_SECRET="s3cret-for-tests")
+    log = tmp_path / "bot.log"
+    with open(log, "wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.app", cwd=REPO, env=env, stdout=out, stderr=out)
+
+    async def until(predicate, timeout: float = 60):
+        try:
+            return await fake.wait_for(lambda: predicate() or proc.returncode is not None,
+                                       timeout)
+        except TimeoutError:
+            pytest.fail("the bot did not answer; its log ends:\n" + log.read_text()[-3000:])
+
+    try:
+        ready = "setWebhook" if mode == "webhook" else "deleteWebhook"
+        await until(lambda: fake.sent(None, "setMyCommands") and fake.sent(None, ready), 180)
+        assert proc.returncode is None, log.read_text()[-3000:]
+        if mode == "webhook":
+            assert fake.webhook == {"url": env["LOOKBOT_WEBHOOK_URL"],
+                                    "secret_token": "s3cret-for-tests"}
+
+        fake.send_text(ADMIN, "/stats")
+        await until(lambda: fake.sent(ADMIN, "sendMessage"))
+        assert version in fake.sent(ADMIN, "sendMessage")[0].text
+
+        newer = "v99999999-000000-reload"  # what `lookbot index` publishes next
+        shutil.copytree(data / "index" / version, data / "index" / newer)
+        (data / "index" / POINTER).write_text(newer)
+        fake.send_text(ADMIN, "/stats")
+        await until(lambda: fake.sent(ADMIN, "sendMessage")[1:])
+        assert newer in fake.sent(ADMIN, "sendMessage")[1].text, \
+            "the new index version is served without a restart"
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(proc.wait(), 60)
+            except asyncio.TimeoutError:
+                proc.kill()
+                await proc.wait()
+        await fake.stop()
+    if mode == "webhook":
+        assert fake.webhook_statuses and set(fake.webhook_statuses) == {200}
+    text = log.read_text(errors="replace")
+    assert proc.returncode == 0, text[-3000:]
+    assert TOKEN not in text and TOKEN.split(":")[1] not in text
+    assert "not-a-number" in text  # the bad admin id is named in the log, then ignored

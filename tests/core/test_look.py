@@ -1,0 +1,122 @@
+"""The `look`, `detect` and `similar` contract, through the real CLI and the Python API."""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+from PIL import Image
+
+from core.records import CATEGORIES, SearchOptions
+from tests.helpers import FIXTURES, REPO
+
+PEOPLE = FIXTURES / "people"
+
+
+def run_cli(*args: str) -> list[dict]:
+    proc = subprocess.run([sys.executable, "-m", "lookbot.cli", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bad")
+    photo = (PEOPLE / "full_ccp_0032.jpg").read_bytes()
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "truncated.jpg").write_bytes(photo[:4000])
+    (folder / "text.jpg").write_bytes(b"hello, this is not an image")
+    return folder
+
+
+@pytest.mark.slow
+def test_look_json_contract_and_batch_goes_on_after_bad_input(bad_files):
+    photos = [str(PEOPLE / "full_ccp_0032.jpg"), str(bad_files / "empty.jpg"),
+              str(bad_files / "truncated.jpg"), str(bad_files / "missing.jpg"),
+              str(PEOPLE / "half_upper_body.jpg"), str(bad_files / "text.jpg"),
+              str(PEOPLE / "full_tests_0000003.jpg")]
+    lines = run_cli("look", *photos, "--json", "--k", "3", "--gender", "women")
+    assert [line["photo"] for line in lines] == photos  # one line per photo, nothing lost
+    by_name = {line["photo"].rsplit("/", 1)[-1]: line for line in lines}
+    assert by_name["empty.jpg"]["reason"] == "empty_file"
+    assert by_name["truncated.jpg"]["reason"] == "unreadable_image"
+    assert by_name["missing.jpg"]["reason"] == "empty_file"
+    assert by_name["text.jpg"]["reason"] == "unreadable_image"
+    assert by_name["half_upper_body.jpg"]["reason"] == "feet_out_of_frame"
+    for line in lines:
+        assert set(line) == {"photo", "full_shot", "reason", "message", "articles"}
+        assert isinstance(line["message"], str) and line["message"]
+        assert line["full_shot"] == (line["reason"] == "ok")
+    full = by_name["full_ccp_0032.jpg"]
+    assert full["full_shot"] and full["reason"] == "ok"
+    cats = {a["category"] for a in full["articles"]}
+    assert {"topwear", "bottomwear", "footwear"} <= cats | {"dress"}
+    with Image.open(PEOPLE / "full_ccp_0032.jpg") as im:
+        width, height = im.size
+    for article in full["articles"]:
+        assert set(article) == {"category", "box", "score", "source", "products"}
+        assert article["category"] in CATEGORIES and article["source"] in ("pose", "yolo")
+        x1, y1, x2, y2 = article["box"]
+        assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height
+        assert len(article["products"]) == 3
+        for p in article["products"]:
+            assert set(p) == {"id", "title", "brand", "price", "url", "image", "distance"}
+            assert p["url"].startswith("https://www.myntra.com/")
+            assert p["distance"] >= 0
+    assert all(line["articles"] == [] for line in lines if not line["full_shot"])
+
+
+@pytest.mark.slow
+def test_detect_json_is_raw_and_in_input_pixels():
+    lines = run_cli("detect", str(FIXTURES / "ccp" / "0007.jpg"), "--json")
+    assert len(lines) == 1 and set(lines[0]) == {"photo", "detections"}
+    dets = lines[0]["detections"]
+    assert dets and all(d["score"] >= 0.01 for d in dets)
+    assert all(0 <= d["box"][0] < d["box"][2] <= 550 for d in dets)
+
+
+def catalog_rows() -> list[dict]:
+    with open(FIXTURES / "catalog" / "products.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.mark.slow
+def test_similar_finds_the_same_kind_of_product(engine):
+    rows = catalog_rows()
+    agree = Counter()
+    for row in rows:
+        data = (FIXTURES / "catalog" / f"{row['id']}.jpg").read_bytes()
+        result = engine.similar(data, row["category"], photo=row["id"],
+                                options=SearchOptions(k=5))
+        assert result.reason == "ok" and len(result.products) == 5
+        assert all(p.category == row["category"] for p in result.products)
+        # the product itself is in the demo catalog (re-encoded without metadata): it comes first
+        assert result.products[0].id == f"demo:{row['id']}"
+        assert result.products[0].distance < 0.7 * result.products[1].distance
+        agree[row["category"]] += sum(p.article_type == row["article_type"]
+                                      for p in result.products[1:])
+    assert sum(agree.values()) >= 0.5 * 4 * len(rows)
+
+
+@pytest.mark.slow
+def test_look_honours_gender_and_paging(engine):
+    data = (PEOPLE / "full_ccp_0032.jpg").read_bytes()
+    first = engine.look(data, options=SearchOptions(gender="men", k=4))
+    assert first.full_shot
+    for article in first.articles:
+        assert all(p.gender in ("Men", "Unisex") for p in article.products)
+        page2 = engine.search(article.vector, article.detection.category,
+                              SearchOptions(gender="men", k=4, offset=4))
+        assert not {p.id for p in page2} & {p.id for p in article.products}
+
+
+def test_unknown_gender_is_refused_clearly():
+    from core.index import normalise_gender
+
+    assert normalise_gender("Women") == "women" and normalise_gender(None) == "any"
+    with pytest.raises(ValueError):
+        normalise_gender("robots")

@@ -1,0 +1,61 @@
+"""The detectors under ONNX Runtime: the same boxes as under PyTorch, exported once, with a fallback."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.config import Config
+from core.fusion import box_iou
+from tests.helpers import shared
+
+MODELS = Config.from_env().models_dir
+WEIGHTS = MODELS / "detector.pt"
+SPLIT = MODELS / "detector_split.json"
+
+
+@pytest.mark.slow
+def test_onnx_runtime_finds_the_torch_boxes_on_a_real_photo(tmp_path, no_network):
+    from core.yolo import YoloDetector
+    from core.yolo_onnx import weights_digest
+
+    photo = shared("ccp", "photos", json.loads(SPLIT.read_text())["val"][0])
+    img = np.asarray(Image.open(photo).convert("RGB"))
+    fast = YoloDetector(WEIGHTS, runtime="onnx", onnx_cache=tmp_path)
+    assert fast.runtime == "onnx"
+    export = tmp_path / f"detector-{weights_digest(WEIGHTS)}.onnx"
+    assert export.is_file() and fast.onnx.onnx_file == export
+    torch_dets = YoloDetector(WEIGHTS, runtime="torch").detect(img)
+    onnx_dets = fast.detect(img)
+    assert len(torch_dets) >= 5 and len(onnx_dets) == len(torch_dets)
+    for t, o in zip(torch_dets, onnx_dets):
+        assert o.category == t.category and o.score == pytest.approx(t.score, abs=2e-3)
+        assert box_iou(o.box, t.box) > 0.99
+    stamp = export.stat().st_mtime_ns
+    assert YoloDetector(WEIGHTS, runtime="onnx", onnx_cache=tmp_path).runtime == "onnx"
+    assert export.stat().st_mtime_ns == stamp, "the export is made once per weights file"
+    # retrained weights of the same name get their own export, which replaces the stale one
+    # (and leaves another detector's export alone)
+    (tmp_path / "detector-576-0123456789ab.onnx").write_bytes(b"another detector's export")
+    retrained = tmp_path / "new" / "detector.pt"
+    retrained.parent.mkdir()
+    retrained.write_bytes(WEIGHTS.read_bytes() + b"\0")  # trailing bytes: same model, new hash
+    assert YoloDetector(retrained, runtime="onnx", onnx_cache=tmp_path).runtime == "onnx"
+    assert sorted(p.name for p in tmp_path.glob("*.onnx")) == sorted(
+        [f"detector-{weights_digest(retrained)}.onnx", "detector-576-0123456789ab.onnx"])
+
+
+def test_onnx_runtime_falls_back_to_torch_when_it_is_not_installed(tmp_path, monkeypatch, caplog):
+    from core.yolo import YoloDetector
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime raises ImportError
+    with caplog.at_level(logging.WARNING, logger="core.yolo"):
+        det = YoloDetector(WEIGHTS, runtime="onnx", onnx_cache=tmp_path)
+    assert det.runtime == "torch" and det.onnx is None
+    assert "running it with PyTorch" in caplog.text
+    with pytest.raises(ValueError, match="runtime"):
+        YoloDetector(WEIGHTS, runtime="tensorrt")
