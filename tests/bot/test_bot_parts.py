@@ -276,6 +276,17 @@ async def test_fake_api_speaks_albums_urls_edits_and_files_like_telegram():
             update = (await bot.get_updates(offset=updates[-1].update_id + 1, timeout=1))[-1]
             assert update.callback_query.id == query and update.callback_query.data == "more:x"
             assert await bot.answer_callback_query(query, text="ok")
+
+            # An album from one user, and photos from two others: ids and groups as Telegram's.
+            album = fake.send_album(6, jpegs, caption="my looks")
+            others = [fake.send_photo(7, jpegs[0]), fake.send_photo(8, jpegs[1], chat_id=-50)]
+            got = await bot.get_updates(offset=update.update_id + 1, timeout=1)
+            assert [u.message.message_id for u in got] == \
+                [m["message_id"] for m in album + others]
+            assert {u.message.media_group_id for u in got[:3]} == {album[0]["media_group_id"]}
+            assert got[0].message.caption == "my looks" and got[3].message.media_group_id is None
+            assert [(u.effective_user.id, u.effective_chat.id) for u in got[2:]] == \
+                [(6, 6), (7, 7), (8, -50)]
     finally:
         await fake.stop()
 
