@@ -21,6 +21,10 @@ PRODUCT_COLUMNS: dict[str, type] = {
     "colour": str, "image_url": str, "image_path": str, "image_sha1": str,
     "first_seen": str, "last_seen": str, "active": int,
 }
+# One row when a product is first seen with a price, one per change of its price or MRP;
+# product_id is products.id. The crawler writes it (scraper/store.py); the demo catalog has none.
+PRICE_HISTORY_COLUMNS: dict[str, type] = {"product_id": str, "price": int, "mrp": int,
+                                          "seen_at": str}
 
 
 def now_iso() -> str:
@@ -67,6 +71,19 @@ class Catalog:
                                           "products_unchanged": int, "products_inactive": int,
                                           "images_fetched": int, "images_failed": int,
                                           "error": str}, pk="id")
+
+    def ensure_price_history(self) -> None:
+        """Create `price_history` (the crawler calls this; readers cope with its absence)."""
+        if "price_history" not in self.db.table_names():
+            self.db["price_history"].create(PRICE_HISTORY_COLUMNS, not_null={"product_id"})
+            self.db["price_history"].create_index(["product_id", "seen_at"])
+
+    def price_history(self, product_id: str) -> list[dict[str, Any]]:
+        """(price, mrp, seen_at) rows of one product, oldest first; [] without a history."""
+        if "price_history" not in self.db.table_names():
+            return []
+        return list(self.db.query("select price, mrp, seen_at from price_history where "
+                                  "product_id = ? order by seen_at, rowid", [product_id]))
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the main file, so a copied or committed file is whole."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any, Iterable, Optional
 
 from core.catalog import PRODUCT_COLUMNS, Catalog
@@ -17,6 +18,7 @@ COMPARED = ("url", "brand", "title", "price", "mrp", "category", "article_type",
 
 
 def ensure_columns(catalog: Catalog) -> None:
+    catalog.ensure_price_history()
     table = catalog.db["products"]
     have = set(table.columns_dict)
     for name, kind in EXTRA_COLUMNS.items():
@@ -31,10 +33,37 @@ def classify(record: dict[str, Any], old: Optional[dict[str, Any]]) -> str:
     return "updated" if any(record.get(k) != old.get(k) for k in COMPARED) else "unchanged"
 
 
+def latest_prices(conn: sqlite3.Connection, ids: list[str]) -> dict[str, tuple]:
+    """The last (price, mrp) price_history holds for each of `ids`."""
+    out: dict[str, tuple] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        marks = ",".join("?" * len(chunk))
+        for pid, price, mrp in conn.execute(
+                f"select product_id, price, mrp from price_history where rowid in (select "
+                f"max(rowid) from price_history where product_id in ({marks}) "
+                f"group by product_id)", chunk):
+            out[pid] = (price, mrp)
+    return out
+
+
+def record_prices(conn: sqlite3.Connection, records: list[dict[str, Any]], now: str) -> int:
+    """Append a price_history row for each record first seen or whose price or MRP changed;
+    a record without a price (nothing read) adds none. Returns how many rows were added."""
+    priced = [r for r in records if r.get("price") is not None]
+    latest = latest_prices(conn, [r["id"] for r in priced])
+    rows = [(r["id"], r["price"], r.get("mrp"), now) for r in priced
+            if latest.get(r["id"]) != (r["price"], r.get("mrp"))]
+    conn.executemany("insert into price_history (product_id, price, mrp, seen_at) "
+                     "values (?, ?, ?, ?)", rows)
+    return len(rows)
+
+
 def commit_listing(catalog: Catalog, records: Iterable[dict[str, Any]], listing: str,
                    deactivate_unseen: bool, now: str) -> int:
-    """Upsert `records` and, when the listing was crawled completely, mark the listing's
-    products that were not seen `active = 0`, all in ONE transaction.
+    """Upsert `records`, append their price changes to price_history and, when the listing
+    was crawled completely, mark the listing's products that were not seen `active = 0`, all
+    in ONE transaction.
 
     A process killed before the commit leaves the catalog exactly as it was. Rows are never
     deleted. Returns how many products were marked inactive.
@@ -48,6 +77,7 @@ def commit_listing(catalog: Catalog, records: Iterable[dict[str, Any]], listing:
     conn = catalog.db.conn
     with conn:  # commits on success, rolls back on any exception
         conn.executemany(sql, [[r.get(c) for c in cols] for r in records])
+        record_prices(conn, records, now)
         gone: list[str] = []
         if deactivate_unseen:
             rows = conn.execute("select id from products where listing = ? and active = 1 "
