@@ -20,7 +20,7 @@ from telegram.ext import (AIORateLimiter, Application, BaseHandler, CallbackQuer
                           CommandHandler, MessageHandler, PersistenceInput, PicklePersistence,
                           filters)
 
-from core.config import Config
+from core.config import Config, ConfigError
 
 from . import handlers as h
 from .prefs import Prefs, db_path, state_path
@@ -30,7 +30,6 @@ from .worker import WorkerPool
 log = logging.getLogger(__name__)
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
-WEBHOOK_SECRET_ENV = "LOOKBOT_WEBHOOK_SECRET"
 COMMANDS = [("start", "what to send"), ("help", "what to send, and the commands"),
             ("gender", "men, women or any"), ("budget", "a price limit in rupees, or off"),
             ("settings", "your gender and budget")]
@@ -207,7 +206,7 @@ def run(config: Config, token: str) -> int:
         log.info("webhook mode on %s:%d/%s", config.webhook_listen, config.webhook_port, path)
         app.run_webhook(listen=config.webhook_listen, port=config.webhook_port, url_path=path,
                         webhook_url=config.webhook_url, allowed_updates=Update.ALL_TYPES,
-                        secret_token=os.environ.get(WEBHOOK_SECRET_ENV) or None)
+                        secret_token=config.webhook_secret.get_secret_value() or None)
     else:
         log.info("long-polling mode")
         app.run_polling(allowed_updates=Update.ALL_TYPES)
@@ -216,7 +215,12 @@ def run(config: Config, token: str) -> int:
 
 def main() -> int:
     """Entry point of `lookbot bot`: checks the token, sets up logging, runs the bot."""
-    token = os.environ.get(TOKEN_ENV, "").strip()
+    try:
+        config = Config.from_env()
+    except ConfigError as exc:
+        print(f"lookbot bot: {exc}", file=sys.stderr)
+        return 2
+    token = config.telegram_bot_token.get_secret_value().strip()
     if not token:
         print(f"lookbot bot: {TOKEN_ENV} is not set; get a token from @BotFather and export it.",
               file=sys.stderr)
@@ -225,7 +229,7 @@ def main() -> int:
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     protect_token(token)
-    return run(Config.from_env(), token)
+    return run(config, token)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import os
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Optional, Sequence
 
@@ -86,7 +85,7 @@ class Refresher:
         if self.running:
             return RefreshOutcome("busy", None, "a refresh is already running", started, started)
         async with self._lock:
-            env = {**os.environ, "LOOKBOT_DATA_DIR": str(self.config.data_dir)}
+            env = self.config.child_environment()
             log.info("catalog refresh starting: %s", " ".join(self.argv))
             try:
                 proc = await asyncio.create_subprocess_exec(

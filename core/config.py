@@ -1,151 +1,180 @@
-"""Configuration read from environment variables, with documented defaults."""
+"""Configuration read from environment variables, typed, with documented defaults.
+
+`Config()` (or `Config.from_env()`) reads every `LOOKBOT_*` variable, plus `TELEGRAM_BOT_TOKEN`;
+keyword arguments override them. A bad value raises `ConfigError` naming the variable and the
+values it accepts. This is the only module that reads `os.environ`.
+"""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = REPO_ROOT / "data" / "demo"
 MODELS_DIR = REPO_ROOT / "data" / "models"
-# The labelled data for training and measuring (../shared/data beside the repository).
-SHARED_DATA = Path(os.environ.get("LOOKBOT_SHARED_DATA") or REPO_ROOT.parent / "shared" / "data")
-SHARED_CATALOG = SHARED_DATA / "catalog"  # labelled Myntra product images (products.csv)
-SHARED_CCP = SHARED_DATA / "ccp"  # street photos with garment boxes and masks
-SHARED_PEOPLE = SHARED_DATA / "people"  # full-shot and not-full-shot photos, labelled
+DEFAULT_USER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                      "Chrome/150.0.0.0 Safari/537.36")
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name)
-    return default if value is None or value == "" else value
+class ConfigError(ValueError):
+    """A setting's environment variable (or override) holds a value of the wrong kind."""
 
 
-@dataclass
-class Config:
-    """Every knob lookbot reads. Each field names its environment variable in `metadata`."""
+# What each pydantic error means in a user's words: the values a variable accepts.
+ACCEPTED = {
+    "bool_parsing": "1/0, true/false, yes/no or on/off",
+    "bool_type": "1/0, true/false, yes/no or on/off",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "int_type": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+}
 
-    data_dir: Path = field(default=DEFAULT_DATA_DIR, metadata={"env": "LOOKBOT_DATA_DIR",
-        "doc": "catalog.db, product images, embeddings and index versions"})
-    models_dir: Path = field(default=MODELS_DIR, metadata={"env": "LOOKBOT_MODELS_DIR",
-        "doc": "trained detector and embedding head"})
-    backbone: str = field(default="efficientnet_lite2", metadata={"env": "LOOKBOT_BACKBONE",
-        "doc": "efficientnet_lite2 (bundled) or resnet50 (needs torch cache weights)"})
-    use_embedding_head: bool = field(default=True, metadata={"env": "LOOKBOT_EMBEDDING_HEAD",
-        "doc": "use the trained fashion embedding head from models_dir when present (1/0)"})
-    use_tuned_backbone: bool = field(default=True, metadata={"env": "LOOKBOT_TUNED_BACKBONE",
-        "doc": "use the fine-tuned EfficientNet-Lite2 weights (models_dir/backbone.pt) when present (1/0)"})
-    use_detector: bool = field(default=True, metadata={"env": "LOOKBOT_DETECTOR",
-        "doc": "use the trained YOLO detector from models_dir when present (1/0)"})
-    detector_score: float = field(default=0.25, metadata={"env": "LOOKBOT_DETECTOR_SCORE",
-        "doc": "minimum YOLO score for an article to be shown"})
-    pose_score: float = field(default=0.5, metadata={"env": "LOOKBOT_POSE_SCORE",
-        "doc": "score given to pose-guided fallback regions"})
-    fusion_iou: float = field(default=0.6, metadata={"env": "LOOKBOT_FUSION_IOU",
-        "doc": "NMS IoU within a category when fusing detector boxes and pose regions; the "
-               "detector's own NMS IoU, since a stricter one drops the second shoe of a pair"})
-    fusion_cross_iou: float = field(default=0.9, metadata={"env": "LOOKBOT_FUSION_CROSS_IOU",
-        "doc": "NMS IoU across categories (same region named twice); 0 switches it off"})
-    detector_imgsz: int = field(default=0, metadata={"env": "LOOKBOT_DETECTOR_IMGSZ",
-        "doc": "YOLO inference size in pixels; 0 uses the size detector.pt was trained at"})
-    detector_ensemble: str = field(default="detector-576.pt", metadata={"env": "LOOKBOT_DETECTOR_ENSEMBLE",
-        "doc": "further detector weights in models_dir (comma-separated) whose boxes are merged with "
-               "detector.pt's by weighted box fusion; none: detector.pt alone"})
-    detector_runtime: str = field(default="onnx", metadata={"env": "LOOKBOT_DETECTOR_RUNTIME",
-        "doc": "run the detectors with onnx (ONNX Runtime, exported once into models_dir/cache) or "
-               "torch; onnx falls back to torch when it is not installed"})
-    gate_visibility: float = field(default=0.5, metadata={"env": "LOOKBOT_GATE_VISIBILITY",
-        "doc": "minimum MediaPipe visibility of the eyes"})
-    gate_foot_visibility: float = field(default=0.4, metadata={"env": "LOOKBOT_GATE_FOOT_VISIBILITY",
-        "doc": "minimum mean MediaPipe visibility of heel and toe, per foot"})
-    gate_min_height: float = field(default=0.40, metadata={"env": "LOOKBOT_GATE_MIN_HEIGHT",
-        "doc": "minimum mean eye-to-heel vertical distance, as a fraction of image height"})
-    gate_margin: float = field(default=0.0, metadata={"env": "LOOKBOT_GATE_MARGIN",
-        "doc": "how far inside the frame (fraction of size) eyes and heels must lie"})
-    max_image_pixels: int = field(default=40_000_000, metadata={"env": "LOOKBOT_MAX_IMAGE_PIXELS",
-        "doc": "larger images are refused as possible decompression bombs"})
-    max_image_bytes: int = field(default=20_000_000, metadata={"env": "LOOKBOT_MAX_IMAGE_BYTES",
-        "doc": "larger files are refused before decoding"})
-    work_side: int = field(default=1024, metadata={"env": "LOOKBOT_WORK_SIDE",
-        "doc": "photos are downscaled so their longer side is at most this many pixels"})
-    k: int = field(default=5, metadata={"env": "LOOKBOT_K", "doc": "products per article"})
-    annoy_trees: int = field(default=50, metadata={"env": "LOOKBOT_ANNOY_TREES",
-        "doc": "trees per Annoy index; more trees, better recall, bigger files"})
-    rerank_weight: float = field(default=0.5, metadata={"env": "LOOKBOT_RERANK_WEIGHT",
-        "doc": "weight of the neighbourhood's label vote when re-ranking results; 0 switches it off"})
-    search_k_factor: int = field(default=20, metadata={"env": "LOOKBOT_SEARCH_K_FACTOR",
-        "doc": "Annoy search_k = k * trees * this factor"})
+
+def setting(default: Any, env: str, doc: str, **constraints: Any) -> Any:
+    """A field read from `env`, documented by `doc` (shown by `lookbot config` and the README)."""
+    return Field(default, validation_alias=env, description=doc, **constraints)
+
+
+class _Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_ignore_empty=True, populate_by_name=True, extra="ignore",
+                                      case_sensitive=True)
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigError(explain(type(self), exc)) from None
+
+
+class SharedPaths(_Settings):
+    """The labelled data for training and measuring, read on its own at import time."""
+
+    shared_data: Path = setting(REPO_ROOT.parent / "shared" / "data", "LOOKBOT_SHARED_DATA",
+                                "labelled data for training and measuring (catalog/, ccp/, people/)")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Any) -> Any:
+        return value.expanduser() if isinstance(value, Path) else value
+
+
+class Config(SharedPaths):
+    """Every knob lookbot reads. Each field names its environment variable (its alias)."""
+
+    data_dir: Path = setting(DEFAULT_DATA_DIR, "LOOKBOT_DATA_DIR",
+                             "catalog.db, product images, embeddings and index versions")
+    models_dir: Path = setting(MODELS_DIR, "LOOKBOT_MODELS_DIR", "trained detector and embedding head")
+    backbone: Literal["efficientnet_lite2", "resnet50"] = setting(
+        "efficientnet_lite2", "LOOKBOT_BACKBONE",
+        "efficientnet_lite2 (bundled) or resnet50 (needs torch cache weights)")
+    use_embedding_head: bool = setting(True, "LOOKBOT_EMBEDDING_HEAD",
+        "use the trained fashion embedding head from models_dir when present (1/0)")
+    use_tuned_backbone: bool = setting(True, "LOOKBOT_TUNED_BACKBONE",
+        "use the fine-tuned EfficientNet-Lite2 weights (models_dir/backbone.pt) when present (1/0)")
+    use_detector: bool = setting(True, "LOOKBOT_DETECTOR",
+        "use the trained YOLO detector from models_dir when present (1/0)")
+    detector_score: float = setting(0.25, "LOOKBOT_DETECTOR_SCORE",
+        "minimum YOLO score for an article to be shown", ge=0, le=1)
+    pose_score: float = setting(0.5, "LOOKBOT_POSE_SCORE",
+        "score given to pose-guided fallback regions", ge=0, le=1)
+    fusion_iou: float = setting(0.6, "LOOKBOT_FUSION_IOU",
+        "NMS IoU within a category when fusing detector boxes and pose regions; the detector's "
+        "own NMS IoU, since a stricter one drops the second shoe of a pair", ge=0, le=1)
+    fusion_cross_iou: float = setting(0.9, "LOOKBOT_FUSION_CROSS_IOU",
+        "NMS IoU across categories (same region named twice); 0 switches it off", ge=0, le=1)
+    detector_imgsz: int = setting(0, "LOOKBOT_DETECTOR_IMGSZ",
+        "YOLO inference size in pixels; 0 uses the size detector.pt was trained at", ge=0)
+    detector_ensemble: str = setting("detector-576.pt", "LOOKBOT_DETECTOR_ENSEMBLE",
+        "further detector weights in models_dir (comma-separated) whose boxes are merged with "
+        "detector.pt's by weighted box fusion; none: detector.pt alone")
+    detector_runtime: Literal["onnx", "torch"] = setting("onnx", "LOOKBOT_DETECTOR_RUNTIME",
+        "run the detectors with onnx (ONNX Runtime, exported once into models_dir/cache) or "
+        "torch; onnx falls back to torch when it is not installed")
+    gate_visibility: float = setting(0.5, "LOOKBOT_GATE_VISIBILITY",
+        "minimum MediaPipe visibility of the eyes", ge=0, le=1)
+    gate_foot_visibility: float = setting(0.4, "LOOKBOT_GATE_FOOT_VISIBILITY",
+        "minimum mean MediaPipe visibility of heel and toe, per foot", ge=0, le=1)
+    gate_min_height: float = setting(0.40, "LOOKBOT_GATE_MIN_HEIGHT",
+        "minimum mean eye-to-heel vertical distance, as a fraction of image height", ge=0, le=1)
+    gate_margin: float = setting(0.0, "LOOKBOT_GATE_MARGIN",
+        "how far inside the frame (fraction of size) eyes and heels must lie", ge=0, le=0.5)
+    max_image_pixels: int = setting(40_000_000, "LOOKBOT_MAX_IMAGE_PIXELS",
+        "larger images are refused as possible decompression bombs", gt=0)
+    max_image_bytes: int = setting(20_000_000, "LOOKBOT_MAX_IMAGE_BYTES",
+        "larger files are refused before decoding", gt=0)
+    work_side: int = setting(1024, "LOOKBOT_WORK_SIDE",
+        "photos are downscaled so their longer side is at most this many pixels", gt=0)
+    k: int = setting(5, "LOOKBOT_K", "products per article", gt=0)
+    annoy_trees: int = setting(50, "LOOKBOT_ANNOY_TREES",
+        "trees per Annoy index; more trees, better recall, bigger files", gt=0)
+    rerank_weight: float = setting(0.5, "LOOKBOT_RERANK_WEIGHT",
+        "weight of the neighbourhood's label vote when re-ranking results; 0 switches it off", ge=0)
+    search_k_factor: int = setting(20, "LOOKBOT_SEARCH_K_FACTOR",
+        "Annoy search_k = k * trees * this factor", gt=0)
 
     # --- catalog crawler (scraper/) and its nightly refresh ---
-    selenium_url: str = field(default="", metadata={"env": "LOOKBOT_SELENIUM_URL",
-        "doc": "Selenium Grid URL for the crawl; empty: local headless Chromium"})
-    crawl_delay: float = field(default=2.0, metadata={"env": "LOOKBOT_CRAWL_DELAY",
-        "doc": "seconds to wait between two page loads of the crawl"})
-    crawl_max_pages: int = field(default=5, metadata={"env": "LOOKBOT_CRAWL_MAX_PAGES",
-        "doc": "most listing pages crawled per category URL"})
-    crawl_user_agent: str = field(default=(
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/150.0.0.0 Safari/537.36"), metadata={"env": "LOOKBOT_USER_AGENT",
-        "doc": "User-Agent of the crawler's browser and image downloads"})
-    crawl_hosts: str = field(default="www.myntra.com,assets.myntassets.com",
-        metadata={"env": "LOOKBOT_CRAWL_HOSTS",
-                  "doc": "comma-separated hosts the crawler may fetch; any other URL is skipped"})
-    crawl_image_max_bytes: int = field(default=5_000_000, metadata={
-        "env": "LOOKBOT_CRAWL_IMAGE_MAX_BYTES", "doc": "product images larger than this are refused"})
-    crawl_image_workers: int = field(default=8, metadata={"env": "LOOKBOT_CRAWL_IMAGE_WORKERS",
-        "doc": "concurrent product image downloads"})
-    crawl_page_timeout: float = field(default=30.0, metadata={"env": "LOOKBOT_CRAWL_PAGE_TIMEOUT",
-        "doc": "seconds a listing page (or an image) may take to load"})
-    crawl_time: str = field(default="02:30", metadata={"env": "LOOKBOT_CRAWL_TIME",
-        "doc": "nightly crawl + index time, HH:MM in LOOKBOT_TZ"})
-    tz: str = field(default="Asia/Kolkata", metadata={"env": "LOOKBOT_TZ",
-        "doc": "time zone of LOOKBOT_CRAWL_TIME"})
+    selenium_url: str = setting("", "LOOKBOT_SELENIUM_URL",
+        "Selenium Grid URL for the crawl; empty: local headless Chromium")
+    crawl_delay: float = setting(2.0, "LOOKBOT_CRAWL_DELAY",
+        "seconds to wait between two page loads of the crawl", ge=0)
+    crawl_max_pages: int = setting(5, "LOOKBOT_CRAWL_MAX_PAGES",
+        "most listing pages crawled per category URL", gt=0)
+    crawl_user_agent: str = setting(DEFAULT_USER_AGENT, "LOOKBOT_USER_AGENT",
+        "User-Agent of the crawler's browser and image downloads")
+    crawl_hosts: str = setting("www.myntra.com,assets.myntassets.com", "LOOKBOT_CRAWL_HOSTS",
+        "comma-separated hosts the crawler may fetch; any other URL is skipped")
+    crawl_image_max_bytes: int = setting(5_000_000, "LOOKBOT_CRAWL_IMAGE_MAX_BYTES",
+        "product images larger than this are refused", gt=0)
+    crawl_image_workers: int = setting(8, "LOOKBOT_CRAWL_IMAGE_WORKERS",
+        "concurrent product image downloads", gt=0)
+    crawl_page_timeout: float = setting(30.0, "LOOKBOT_CRAWL_PAGE_TIMEOUT",
+        "seconds a listing page (or an image) may take to load", gt=0)
+    crawl_time: str = setting("02:30", "LOOKBOT_CRAWL_TIME",
+        "nightly crawl + index time, HH:MM in LOOKBOT_TZ; off: no nightly refresh")
+    tz: str = setting("Asia/Kolkata", "LOOKBOT_TZ", "time zone of LOOKBOT_CRAWL_TIME")
 
-    # --- Telegram bot (bot/); the token itself is read from TELEGRAM_BOT_TOKEN, never stored here ---
-    telegram_base_url: str = field(default="https://api.telegram.org/bot", metadata={
-        "env": "LOOKBOT_TELEGRAM_BASE_URL",
-        "doc": "Bot API URL the token is appended to (a local Bot API server, or a test fake)"})
-    telegram_base_file_url: str = field(default="https://api.telegram.org/file/bot", metadata={
-        "env": "LOOKBOT_TELEGRAM_BASE_FILE_URL", "doc": "Bot API file download URL"})
-    admin_ids: str = field(default="", metadata={"env": "LOOKBOT_ADMIN_IDS",
-        "doc": "comma-separated Telegram user ids allowed to use /stats and /crawl"})
-    webhook_url: str = field(default="", metadata={"env": "LOOKBOT_WEBHOOK_URL",
-        "doc": "public HTTPS URL for webhook mode; empty: long polling"})
-    webhook_listen: str = field(default="0.0.0.0", metadata={"env": "LOOKBOT_WEBHOOK_LISTEN",
-        "doc": "address the webhook server binds to"})
-    webhook_port: int = field(default=8443, metadata={"env": "LOOKBOT_WEBHOOK_PORT",
-        "doc": "port the webhook server listens on (behind your proxy)"})
-    bot_workers: int = field(default=0, metadata={"env": "LOOKBOT_WORKERS",
-        "doc": "photos processed at once; 0: one per CPU core"})
-    bot_queue_size: int = field(default=8, metadata={"env": "LOOKBOT_QUEUE_SIZE",
-        "doc": "photos that may wait for a worker; beyond this users are told to retry"})
-    bot_max_download_bytes: int = field(default=20_000_000, metadata={
-        "env": "LOOKBOT_MAX_DOWNLOAD_BYTES", "doc": "larger photos are refused before download"})
-    bot_db: str = field(default="", metadata={"env": "LOOKBOT_BOT_DB",
-        "doc": "per-user settings and counters; empty: bot.db in LOOKBOT_DATA_DIR"})
-    bot_draw_boxes: bool = field(default=True, metadata={"env": "LOOKBOT_DRAW_BOXES",
-        "doc": "send the photo back with the detected articles boxed (1/0)"})
+    # --- Telegram bot (bot/) ---
+    telegram_bot_token: SecretStr = setting(SecretStr(""), "TELEGRAM_BOT_TOKEN",
+        "the bot's token from @BotFather (secret: never logged)")
+    webhook_secret: SecretStr = setting(SecretStr(""), "LOOKBOT_WEBHOOK_SECRET",
+        "secret Telegram sends with every webhook update; empty: not checked (secret)")
+    telegram_base_url: str = setting("https://api.telegram.org/bot", "LOOKBOT_TELEGRAM_BASE_URL",
+        "Bot API URL the token is appended to (a local Bot API server, or a test fake)")
+    telegram_base_file_url: str = setting("https://api.telegram.org/file/bot",
+        "LOOKBOT_TELEGRAM_BASE_FILE_URL", "Bot API file download URL")
+    admin_ids: str = setting("", "LOOKBOT_ADMIN_IDS",
+        "comma-separated Telegram user ids allowed to use /stats and /crawl")
+    webhook_url: str = setting("", "LOOKBOT_WEBHOOK_URL",
+        "public HTTPS URL for webhook mode; empty: long polling")
+    webhook_listen: str = setting("0.0.0.0", "LOOKBOT_WEBHOOK_LISTEN",
+        "address the webhook server binds to")
+    webhook_port: int = setting(8443, "LOOKBOT_WEBHOOK_PORT",
+        "port the webhook server listens on (behind your proxy)", gt=0, lt=65536)
+    bot_workers: int = setting(0, "LOOKBOT_WORKERS", "photos processed at once; 0: one per CPU core",
+                               ge=0)
+    bot_queue_size: int = setting(8, "LOOKBOT_QUEUE_SIZE",
+        "photos that may wait for a worker; beyond this users are told to retry", ge=0)
+    bot_max_download_bytes: int = setting(20_000_000, "LOOKBOT_MAX_DOWNLOAD_BYTES",
+        "larger photos are refused before download", gt=0)
+    bot_db: str = setting("", "LOOKBOT_BOT_DB",
+        "per-user settings and counters; empty: bot.db in LOOKBOT_DATA_DIR")
+    bot_draw_boxes: bool = setting(True, "LOOKBOT_DRAW_BOXES",
+        "send the photo back with the detected articles boxed (1/0)")
 
     @classmethod
-    def from_env(cls, **overrides) -> "Config":
-        """Build a Config from `os.environ`, then apply keyword overrides."""
-        values = {}
-        for f in fields(cls):
-            env = f.metadata.get("env")
-            if env is None or env not in os.environ or os.environ[env] == "":
-                continue
-            raw = os.environ[env]
-            if f.type in ("Path", Path):
-                values[f.name] = Path(raw).expanduser()
-            elif f.type in ("bool", bool):
-                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
-            elif f.type in ("int", int):
-                values[f.name] = int(raw)
-            elif f.type in ("float", float):
-                values[f.name] = float(raw)
-            else:
-                values[f.name] = raw
-        values.update(overrides)
-        return cls(**values)
+    def from_env(cls, **overrides: Any) -> "Config":
+        """Build a Config from the environment, then apply keyword overrides."""
+        return cls(**overrides)
+
+    def replace(self, **changes: Any) -> "Config":
+        """A copy with `changes` applied and validated (as `dataclasses.replace` did)."""
+        return type(self)(**{**self.model_dump(), **changes})
 
     @property
     def catalog_path(self) -> Path:
@@ -159,16 +188,44 @@ class Config:
     def index_root(self) -> Path:
         return self.data_dir / "index"
 
+    def child_environment(self) -> dict[str, str]:
+        """This process's environment for a subprocess that must use the same data directory."""
+        return {**os.environ, "LOOKBOT_DATA_DIR": str(self.data_dir)}
+
+
+def explain(model: type[BaseSettings], exc: ValidationError) -> str:
+    """One line per bad setting: its variable, the value given and the values it accepts."""
+    fields = model.model_fields
+    by_alias = {f.validation_alias: name for name, f in fields.items()}
+    lines = []
+    for err in exc.errors():
+        key = str(err["loc"][0]) if err["loc"] else "?"
+        name = by_alias.get(key, key)
+        env = fields[name].validation_alias if name in fields else key
+        accepted = ACCEPTED.get(err["type"], err["msg"].removeprefix("Input should be "))
+        if err["type"].startswith(("greater", "less")):
+            accepted = "a value " + accepted
+        lines.append(f"{env}={err.get('input')!r} is not valid: use {accepted}")
+    return "; ".join(lines)
+
+
+SHARED_DATA = SharedPaths().shared_data
+SHARED_CATALOG = SHARED_DATA / "catalog"  # labelled Myntra product images (products.csv)
+SHARED_CCP = SHARED_DATA / "ccp"  # street photos with garment boxes and masks
+SHARED_PEOPLE = SHARED_DATA / "people"  # full-shot and not-full-shot photos, labelled
+
 
 def documented_settings() -> list[tuple[str, str, str]]:
     """(variable, default, meaning) for every setting, for the README and `lookbot config`."""
     out = []
-    for f in fields(Config):
-        default = f.default
+    for field in Config.model_fields.values():
+        default = field.default
+        if isinstance(default, SecretStr):
+            default = default.get_secret_value()
         if isinstance(default, Path):
             try:
                 default = default.relative_to(REPO_ROOT)
             except ValueError:
-                pass
-        out.append((f.metadata["env"], str(default), f.metadata["doc"]))
+                default = Path(os.path.relpath(default, REPO_ROOT))
+        out.append((str(field.validation_alias), str(default), field.description or ""))
     return out

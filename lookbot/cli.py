@@ -192,8 +192,9 @@ def cmd_tune_backbone(args) -> int:
 
 
 def cmd_config(args) -> int:
-    from core.config import documented_settings
+    from core.config import Config, documented_settings
 
+    Config.from_env()  # a bad value in the environment is reported, not listed as if fine
     for env, default, doc in documented_settings():
         print(f"{env:<28} {default:<24} {doc}")
     return 0
@@ -409,10 +410,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # one clear line for the user; the traceback only with -v
+        from core.config import ConfigError
         from core.embed import EmbedderUnavailable
         from core.index import IndexMismatch
 
-        if isinstance(exc, (EmbedderUnavailable, IndexMismatch, FileNotFoundError)):
+        if isinstance(exc, (ConfigError, EmbedderUnavailable, IndexMismatch, FileNotFoundError)):
             print(f"lookbot: {exc}", file=sys.stderr)
             return 2
         log.exception("lookbot %s failed", args.command)

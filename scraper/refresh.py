@@ -14,7 +14,6 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -163,7 +162,7 @@ def run_refresh(config: Config, urls: Optional[list[str]] = None,
                 result.message = (f"crawl {summary.status}: {summary.error or 'nothing written'};"
                                   " the index was not rebuilt")
                 return result
-            env = {**os.environ, "LOOKBOT_DATA_DIR": str(config.data_dir)}
+            env = config.child_environment()
             argv = index_cmd or index_argv()
             log.info("crawl %s; rebuilding the index: %s", summary.status, " ".join(argv))
             try:

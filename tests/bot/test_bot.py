@@ -53,14 +53,14 @@ class Running:
 
 
 def bot_config(engine, tmp_path, **overrides):
-    return dataclasses.replace(engine.config, bot_db=str(tmp_path / "bot.db"),
+    return engine.config.replace(bot_db=str(tmp_path / "bot.db"),
                                admin_ids=str(ADMIN), crawl_time="off", k=4, **overrides)
 
 
 @contextlib.asynccontextmanager
 async def running_bot(engine, config, **kwargs) -> AsyncIterator[Running]:
     fake = await FakeTelegram().start()
-    config = dataclasses.replace(config, telegram_base_url=fake.base_url,
+    config = config.replace(telegram_base_url=fake.base_url,
                                  telegram_base_file_url=fake.base_file_url)
     app = build_application(config, TOKEN, engine, **kwargs)
     await app.initialize()
