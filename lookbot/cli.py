@@ -157,6 +157,16 @@ def cmd_train_detector(args) -> int:
     return 0
 
 
+def cmd_train_segmenter(args) -> int:
+    from training.segmenter_training import train_segmenter
+
+    report = train_segmenter(epochs=args.epochs, imgsz=args.imgsz, init=Path(args.init) if args.init else None,
+                             out_dir=Path(args.out) if args.out else None, batch=args.batch,
+                             workers=args.workers, hours=args.hours, limit=args.limit)
+    print(json.dumps(report, indent=2, default=str))
+    return 0
+
+
 def cmd_average_detectors(args) -> int:
     from training.detector_soup import average_detectors
 
@@ -336,6 +346,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hours", type=float, default=None,
                    help="wall-time budget: ultralytics fits the epoch count to it")
     p.set_defaults(func=cmd_train_detector)
+
+    p = sub.add_parser("train-segmenter", help="train the garment segmenter (YOLOv8n-seg) on CCP's masks")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--imgsz", type=int, default=384)
+    p.add_argument("--init", default="data/models/detector.pt", metavar="WEIGHTS",
+                   help="detector whose backbone, neck and box head start the run ('' for none)")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--workers", type=int, default=1, help="dataloader processes")
+    p.add_argument("--hours", type=float, default=None,
+                   help="wall-time budget: ultralytics fits the epoch count to it")
+    p.add_argument("--limit", type=int, default=None, help="train photos (smoke runs)")
+    p.add_argument("--out", default=None, help="output folder (default data/models)")
+    p.set_defaults(func=cmd_train_segmenter)
 
     p = sub.add_parser("average-detectors",
                        help="average the weights of detector stages of one lineage (a model soup)")
