@@ -23,7 +23,9 @@ from telegram.ext import (AIORateLimiter, Application, BaseHandler, CallbackQuer
 from core.config import Config, ConfigError
 
 from . import handlers as h
+from . import saved_handlers
 from .prefs import Prefs, db_path, state_path
+from .saved import SavedItems
 from .schedule import Refresher, RefreshOutcome, schedule
 from .worker import WorkerPool
 
@@ -32,7 +34,7 @@ log = logging.getLogger(__name__)
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 COMMANDS = [("start", "what to send"), ("help", "what to send, and the commands"),
             ("gender", "men, women or any"), ("budget", "a price limit in rupees, or off"),
-            ("settings", "your gender and budget")]
+            ("settings", "your gender and budget"), *saved_handlers.COMMANDS]
 
 
 NEW = filters.UpdateType.MESSAGE  # new private/group messages; edits don't re-run a look
@@ -47,6 +49,7 @@ def handler_list() -> list[BaseHandler]:
         CommandHandler("settings", h.settings),
         CommandHandler("stats", h.stats),
         CommandHandler("crawl", h.crawl),
+        *saved_handlers.handler_list(),
         MessageHandler(NEW & filters.PHOTO, h.photo),
         MessageHandler(NEW & filters.Document.IMAGE, h.image_document),
         CallbackQueryHandler(h.more, pattern=r"^more:"),
@@ -147,10 +150,12 @@ def build_application(config: Config, token: str, engine, *, prefs: Optional[Pre
         await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
         if app.job_queue is not None:
             schedule(app.job_queue, svc.refresher, tell_admins)
+            alerts.schedule(app.job_queue)
 
     async def post_shutdown(app: Application) -> None:
         svc.pool.shutdown()
         svc.prefs.close()
+        alerts.store.close()
 
     builder = (Application.builder().token(token)
                .base_url(config.telegram_base_url).base_file_url(config.telegram_base_file_url)
@@ -162,6 +167,7 @@ def build_application(config: Config, token: str, engine, *, prefs: Optional[Pre
         builder = builder.read_timeout(http_timeout).write_timeout(http_timeout)
     app = builder.build()
     app.bot_data["services"] = svc
+    alerts = saved_handlers.install(app, config, SavedItems(svc.prefs.path), svc.refresher)
     app.add_handlers(handler_list())
     app.add_error_handler(h.error)
     return app

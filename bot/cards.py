@@ -20,6 +20,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from core.records import GateVerdict, LookResult, Product
 
+from .saved import save_buttons
+
 log = logging.getLogger(__name__)
 
 CAPTION_LIMIT = 1024  # Telegram's limit for photo captions
@@ -39,6 +41,8 @@ WELCOME = (
     "/gender men|women|any: whose products to show\n"
     "/budget &lt;max rupees&gt;|off: a price limit\n"
     "/settings: your current choices\n"
+    "/saved: the products you saved with ♥ (tap ♥ n under a card to save product n)\n"
+    "/alerts on|off: messages when a saved product gets cheaper, sells out or is back\n"
     "/help: this message")
 BUSY = "I'm busy right now, please try again in a minute."
 STILL_WORKING = "I'm still working on your previous photo; I'll answer that one first."
@@ -149,10 +153,11 @@ def _without_brand(product: Product) -> str:
 
 def keyboard(products: Sequence[Product], more_data: str, first: int = 1
              ) -> InlineKeyboardMarkup:
-    """Numbered URL buttons to the product pages, then "More like this"."""
+    """Numbered URL buttons to the product pages, ♥ buttons that save them, "More like this"."""
     buttons = [InlineKeyboardButton(str(i), url=p.url)
                for i, p in enumerate(products, start=first) if is_link(p.url)]
     rows = [buttons[i:i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)]
+    rows += save_buttons(products, first, BUTTONS_PER_ROW)
     rows.append([InlineKeyboardButton("More like this", callback_data=more_data)])
     return InlineKeyboardMarkup(rows)
 

@@ -72,6 +72,7 @@ class Refresher:
         self.argv = list(argv) if argv else refresh_argv()
         self.clock = clock
         self.last: Optional[RefreshOutcome] = None
+        self.listeners: list[OnDone] = []  # told of every outcome, after on_done (alerts)
         self._lock = asyncio.Lock()
         self._task: Optional[asyncio.Task] = None
 
@@ -111,8 +112,11 @@ class Refresher:
 
     async def _run_and_report(self, on_done: Optional[OnDone]) -> None:
         outcome = await self.run()
-        if on_done is not None:
-            await on_done(outcome)
+        for listener in ([on_done] if on_done else []) + self.listeners:
+            try:
+                await listener(outcome)
+            except Exception:  # one failing listener must not silence the others
+                log.exception("after the catalog refresh")
 
 
 def schedule(job_queue, refresher: Refresher, on_done: Optional[OnDone] = None,

@@ -163,7 +163,16 @@ class Config(SharedPaths):
     bot_max_download_bytes: int = setting(20_000_000, "LOOKBOT_MAX_DOWNLOAD_BYTES",
         "larger photos are refused before download", gt=0)
     bot_db: str = setting("", "LOOKBOT_BOT_DB",
-        "per-user settings and counters; empty: bot.db in LOOKBOT_DATA_DIR")
+        "per-user settings, counters, saved items and waiting alerts; empty: bot.db in "
+        "LOOKBOT_DATA_DIR")
+    alert_drop_percent: float = setting(5.0, "LOOKBOT_ALERT_DROP_PERCENT",
+        "a saved item's price must fall this many percent below its price when saved (or at its "
+        "last alert) for a price-drop alert", gt=0, lt=100)
+    alert_quiet_hours: str = setting("22:00-08:00", "LOOKBOT_ALERT_QUIET_HOURS",
+        "HH:MM-HH:MM in LOOKBOT_TZ when no alert is sent (they wait for the end); off: any time",
+        pattern=r"^\s*(off|\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2})\s*$")
+    alert_min_gap_hours: float = setting(12.0, "LOOKBOT_ALERT_MIN_GAP_HOURS",
+        "at most one alert message per user in this many hours; later news waits, grouped", ge=0)
     bot_draw_boxes: bool = setting(True, "LOOKBOT_DRAW_BOXES",
         "send the photo back with the detected articles boxed (1/0)")
 

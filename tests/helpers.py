@@ -1,6 +1,10 @@
-"""Paths to real data, for tests to import (fixtures live in conftest.py)."""
+"""Paths to real data and a bot on the fake Bot API, for tests to import (fixtures live in
+conftest.py)."""
 from __future__ import annotations
 
+import contextlib
+import copy
+import json
 import os
 from pathlib import Path
 
@@ -14,6 +18,9 @@ from core.config import SHARED_DATA  # noqa: E402  (after the environment it rea
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED = SHARED_DATA  # LOOKBOT_SHARED_DATA, else ../shared/data
+# The fixture shop's products by listing (real Myntra rows, with prices) and two demo rows.
+SHOP_LISTINGS = json.loads((FIXTURES / "shop" / "products.json").read_text())["listings"]
+DEMO_IDS = ["demo:10000", "demo:10001"]
 
 
 def shared(*parts: str) -> Path:
@@ -22,3 +29,78 @@ def shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"real data not available at {path}")
     return path
+
+
+@contextlib.asynccontextmanager
+async def bot_on_fake_telegram(config, engine=None, **kwargs):
+    """(fake Bot API, running Application) for `config`; no engine needed for commands and
+    buttons that do not look at photos."""
+    from bot.app import build_application
+    from tests.fake_telegram import TOKEN, FakeTelegram
+
+    fake = await FakeTelegram().start()
+    config = config.replace(telegram_base_url=fake.base_url,
+                            telegram_base_file_url=fake.base_file_url)
+    app = build_application(config, TOKEN, engine, **kwargs)
+    await app.initialize()
+    await app.start()
+    await app.updater.start_polling(poll_interval=0, timeout=1)
+    try:
+        yield fake, app
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        await fake.stop()
+
+
+async def answer_to_press(fake, user_id: int, message: dict, data: str) -> str:
+    """Tap a button; the text of the bot's answerCallbackQuery for that tap."""
+    query_id = fake.press(user_id, message, data)
+    calls = await fake.wait_for(lambda: [c for c in fake.sent(None, "answerCallbackQuery")
+                                         if c.params.get("callback_query_id") == query_id], 20)
+    return calls[0].params.get("text") or ""
+
+
+async def text_reply(fake, user_id: int, text: str) -> str:
+    """Send a command or text; the bot's first text answer to it."""
+    before = len(fake.sent(user_id, "sendMessage"))
+    fake.send_text(user_id, text)
+    calls = await fake.wait_for(lambda: fake.sent(user_id, "sendMessage")[before:], 20)
+    return calls[0].text
+
+
+def write_listing(catalog, name: str, products: list[dict]) -> None:
+    """The shop's products as the crawler writes them (pictures from the shop's files)."""
+    from core.catalog import now_iso
+    from scraper import store
+    from scraper.crawl import to_record
+    from scraper.parse import Item
+    from scraper.site import listing_for
+
+    url = f"https://www.myntra.com/{name}"
+    now = now_iso()
+    rows = []
+    for p in products:
+        item = Item(str(p["productId"]), p["productName"], p["brand"], p["price"], p["mrp"],
+                    p["landingPageUrl"], None, p["gender"], p["category"], p["primaryColour"])
+        row = to_record(item, listing_for(url), now)
+        row["image_path"] = str(FIXTURES / "shop" / "images" / p["image"])
+        rows.append(row)
+    store.commit_listing(catalog, rows, url, True, now)
+
+
+def shop_catalog(config) -> dict[str, list[dict]]:
+    """A catalog of the shop's two listings and two demo rows; the listings, to change later."""
+    from core.catalog import Catalog
+    from scraper import store
+
+    catalog = Catalog(config.catalog_path, config.data_dir)
+    store.ensure_columns(catalog)
+    listings = copy.deepcopy(SHOP_LISTINGS)
+    for name, products in listings.items():
+        write_listing(catalog, name, products)
+    demo = Catalog(REPO / "data" / "demo" / "catalog.db").get_many(DEMO_IDS)
+    catalog.upsert_products({**r, "image_path": str(REPO / "data" / "demo" / r["image_path"])}
+                            for r in demo.values())
+    return listings

@@ -128,7 +128,8 @@ async def test_full_shot_gets_cards_per_article_and_more_like_this_pages(look_en
                 assert rows and rows[0]["gender"] in scope, url
 
         first = cards_sent[0]
-        more = [b["callback_data"] for b in first.buttons() if b.get("callback_data")]
+        more = [b["callback_data"] for b in first.buttons()
+                if b.get("callback_data", "").startswith("more:")]
         assert more and more[0].startswith("more:")
         bot.fake.press(user, first.result, more[0])
         await bot.fake.wait_for(lambda: len(card_calls(bot, user)) > len(cards_sent), 60)
@@ -208,7 +209,8 @@ async def test_more_like_this_still_works_after_a_restart(look_engine, tmp_path)
         bot.fake.send_photo(7, shared(*FULL_SHOT).read_bytes())
         await bot.settled()
         first = card_calls(bot, 7)[0]
-    more = [b["callback_data"] for b in first.buttons() if b.get("callback_data")][0]
+    more = [b["callback_data"] for b in first.buttons()
+            if b.get("callback_data", "").startswith("more:")][0]
     async with running_bot(look_engine, config) as bot:  # a new process would see the same
         bot.fake.press(7, first.result, more)
         page2 = (await bot.fake.wait_for(lambda: card_calls(bot, 7), 60))[0]

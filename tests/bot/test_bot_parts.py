@@ -44,8 +44,11 @@ def test_card_fits_telegram_limits_even_with_huge_titles():
     assert card.caption.count('<a href="https://www.myntra.com/') == cards.MAX_PER_CARD
     assert "₹1,299" in card.caption and "price on Myntra" in card.caption
     rows = card.keyboard.inline_keyboard
-    numbers = [b.text for row in rows[:-1] for b in row]
+    numbers = [b.text for row in rows[:-1] for b in row if b.url]
     assert numbers == [str(i) for i in range(6, 6 + cards.MAX_PER_CARD)]
+    hearts = [b for row in rows[:-1] for b in row if b.callback_data]
+    assert [b.text for b in hearts] == [f"♥ {i}" for i in range(6, 6 + cards.MAX_PER_CARD)]
+    assert [b.callback_data for b in hearts] == [f"save:{p.id}" for p in products[:10]]
     assert all(len(row) <= cards.BUTTONS_PER_ROW for row in rows)
     assert rows[-1][0].text == "More like this" and rows[-1][0].callback_data.startswith("more:")
     image = Image.open(io.BytesIO(card.photo))
