@@ -8,6 +8,7 @@ listed (products.active = 0) and "back in stock" means it is listed again.
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import logging
@@ -110,6 +111,7 @@ class Alerts:
         self.zone = ZoneInfo(config.tz)
         self.gap = dt.timedelta(hours=config.alert_min_gap_hours)
         self.catalog = Catalog(config.catalog_path, config.data_dir)
+        self._sending = asyncio.Lock()  # the job and a refresh's end must not both send one
 
     def check(self) -> int:
         """Compare every saved item with today's catalog; queue what changed. Returns how many."""
@@ -134,6 +136,10 @@ class Alerts:
 
     async def deliver(self, bot: Bot) -> int:
         """Send each due user one grouped message; returns how many were sent."""
+        async with self._sending:
+            return await self._deliver(bot)
+
+    async def _deliver(self, bot: Bot) -> int:
         queued, sent = self.store.queued(), 0
         for user_id in self.due():
             changes = merge(queued[user_id])
