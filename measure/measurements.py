@@ -1,15 +1,13 @@
 """The Quality and Speed tables of docs/MEASUREMENTS.md, rendered from the JSON reports of
 `lookbot eval` (eval.json) and `lookbot bench` (bench.json):
 
-    python -m measure.measurements runs/eval/eval.json runs/bench/bench.json [NOTE]
+    lookbot measurements runs/eval/eval.json runs/bench/bench.json [NOTE]
 
 Either file may be "-" to leave its table out.
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 
 def _met(ok: Optional[bool]) -> str:
@@ -152,21 +150,3 @@ def measurements_markdown(ev: Optional[dict[str, Any]], bench: Optional[dict[str
                         f"(production: k × trees × LOOKBOT_SEARCH_K_FACTOR)."]
         out.append("")
     return "\n".join(out)
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """`python -m measure.measurements EVAL.json BENCH.json [NOTE]`: print the measurements tables."""
-    import sys
-
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) < 2:
-        print("usage: python -m measure.measurements EVAL.json|- BENCH.json|- [NOTE]", file=sys.stderr)
-        return 2
-    load = lambda p: None if p == "-" else json.loads(Path(p).read_text())  # noqa: E731
-    print(measurements_markdown(load(args[0]), load(args[1]),
-                                note=args[2] if len(args) > 2 else ""))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -5,14 +5,12 @@ a catch-up run when `is_catch_up_due(last_success(catalog), now)`. The job itsel
 `refresh_argv()` as a subprocess so the event loop keeps answering; that process calls
 `run_refresh`, which holds a lock so two refreshes (nightly, catch-up, /crawl) never overlap.
 
-    python -m scraper.refresh [--max-pages N] [--no-images] [--url URL]...
+    lookbot refresh [--max-pages N] [--no-images] [--url URL]...
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime as dt
-import json
 import logging
 import subprocess
 import sys
@@ -27,6 +25,7 @@ from core.config import Config
 from .locks import exclusive_lock
 
 log = logging.getLogger(__name__)
+EXIT_BUSY = 3  # `lookbot refresh`'s exit status when another refresh holds the lock
 
 CATCH_UP_AFTER = dt.timedelta(hours=24)
 
@@ -109,17 +108,13 @@ def is_running(data_dir: Path) -> bool:
 
 def index_argv() -> list[str]:
     """`lookbot index --quiet`, with the lookbot of this interpreter's environment."""
-    script = Path(sys.executable).parent / "lookbot"
-    if script.exists():
-        return [str(script), "index", "--quiet"]
-    return [sys.executable, "-c", "import sys; from lookbot.cli import main; sys.exit(main())",
-            "index", "--quiet"]
+    return [sys.executable, "-m", "lookbot", "index", "--quiet"]
 
 
 def refresh_argv(max_pages: Optional[int] = None, fetch_images: bool = True,
                  urls: Sequence[str] = ()) -> list[str]:
     """The command the bot's job runs (as a subprocess, off the event loop)."""
-    argv = [sys.executable, "-m", "scraper.refresh"]
+    argv = [sys.executable, "-m", "lookbot", "refresh"]
     if max_pages is not None:
         argv += ["--max-pages", str(max_pages)]
     if not fetch_images:
@@ -189,20 +184,6 @@ def run_refresh(config: Config, urls: Optional[list[str]] = None,
         return RefreshResult(status="busy", message=str(e))
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scraper.refresh",
-                                     description="crawl the catalog, then rebuild the index")
-    parser.add_argument("--url", action="append", default=None)
-    parser.add_argument("--max-pages", type=int, default=None)
-    parser.add_argument("--no-images", action="store_true")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    result = run_refresh(Config.from_env(), args.url, args.max_pages, not args.no_images)
-    print(json.dumps(result.to_json()) if args.json else f"refresh {result.status}: "
-          f"{result.message}", flush=True)
-    return {"ok": 0, "busy": 3}.get(result.status, 1)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def exit_status(result: RefreshResult) -> int:
+    """0 when crawl and index succeeded, EXIT_BUSY when another refresh held the lock, else 1."""
+    return {"ok": 0, "busy": EXIT_BUSY}.get(result.status, 1)

@@ -127,6 +127,7 @@ def train_detector(epochs: int = 60, imgsz: int = 384, device: str = "cpu", mode
                    work_dir: Optional[Path] = None, n_val: int = 160, seed: int = 0,
                    limit: Optional[int] = None, batch: int = 16, workers: int = 2,
                    cache: Any = "ram", hours: Optional[float] = None, init: Optional[Path] = None,
+                   lr0: Optional[float] = None,
                    extra: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     """Convert CCP, train from `model` (an architecture YAML), validate, write weights + report.
 
@@ -137,6 +138,8 @@ def train_detector(epochs: int = 60, imgsz: int = 384, device: str = "cpu", mode
     the report then gives the epochs actually run, which `--epochs` reproduces.
     `init`, when given, is an earlier lookbot detector whose weights start this run (a second,
     fine-tuning stage with a fresh schedule); the architecture still comes from `model`.
+    `lr0`, when given, replaces ultralytics' initial learning rate (0.01) and shortens the warm-up
+    to one epoch, for a fine-tuning stage from `init`.
     `extra` is passed on to ultralytics' train() (augmentation and schedule overrides).
     Returns the report dict.
     """
@@ -169,6 +172,8 @@ def train_detector(epochs: int = 60, imgsz: int = 384, device: str = "cpu", mode
     )
     if hours:
         args["time"] = float(hours)
+    if lr0 is not None:
+        extra = {**(extra or {}), "lr0": lr0, "warmup_epochs": 1}
     args.update(extra or {})
     t1 = time.time()
     net.train(**args)

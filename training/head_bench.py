@@ -1,4 +1,4 @@
-"""`python -m training.head_training bench`: what the embedding head costs per photo, end to end."""
+"""`lookbot bench-head`: what the embedding head costs per photo, end to end."""
 from __future__ import annotations
 
 import time

@@ -160,7 +160,8 @@ def train_embedding(config: Config, out: Optional[Path] = None, epochs: int = 60
                     emb_dim: int = 256, extract: bool = True, street: bool = True,
                     holdout_fraction: float = 0.3, seed: int = 7, progress: bool = True,
                     command: str = "", catalog_csv: Path = CATALOG_CSV,
-                    extra_csv: Optional[Path] = HIRES_CSV, **settings_overrides) -> dict:
+                    extra_csv: Optional[Path] = HIRES_CSV, threads: Optional[int] = None,
+                    **settings_overrides) -> dict:
     """Train the embedding head, save it to `out`, and return a report of before/after figures.
 
     - `out`: head file (default `config.models_dir / embedding_head.pt`); the split
@@ -172,11 +173,16 @@ def train_embedding(config: Config, out: Optional[Path] = None, epochs: int = 60
     - `street`: also measure street-to-shop on the CCP crops `lookbot eval` uses.
     - `extra_csv`: more labelled shots for training only (default: the high-resolution
       catalog's products that are not in the gallery); not used with `subset`.
+    - `threads`: torch's thread count for the run (default: torch's own).
     - `settings_overrides`: any other `TrainSettings` field (hidden, dropout, ...).
     """
     from core.embed import Embedder, l2_normalise
     from core.colour import colour_features
 
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     t0 = time.time()
     out = Path(out) if out is not None else config.models_dir / HEAD_NAME
     items = load_catalog_items(catalog_csv)
@@ -269,50 +275,6 @@ def train_embedding(config: Config, out: Optional[Path] = None, epochs: int = 60
     return report
 
 
-# --- command line: python -m training.head_training train|bench ----------------------------------
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """`python -m training.head_training [train|bench] ...`: training with the options that
-    `lookbot train-embedding` leaves out (--cached-only, --colour-weight, ...), and the head's speed check."""
-    import argparse
-    import shlex
-    import sys
-
-    import torch
-
-    parser = argparse.ArgumentParser(prog="python -m training.head_training")
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("train", help="train the embedding head and print before/after figures")
-    p.add_argument("--out", type=Path, default=None, help="head file (default data/models/...)")
-    p.add_argument("--epochs", type=int, default=TrainSettings.epochs)
-    p.add_argument("--views", type=int, default=TrainSettings.views)
-    p.add_argument("--colour-weight", type=float, default=TrainSettings.colour_weight)
-    p.add_argument("--subset", type=int, default=None)
-    p.add_argument("--cached-only", action="store_true", help="extract no new augmented views")
-    p.add_argument("--no-street", action="store_true")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch threads; 1 is fastest for this small MLP on a shared CPU")
-    b = sub.add_parser("bench", help="latency with and without the head on full-shot photos")
-    b.add_argument("--photos", type=Path, default=None)
-    b.add_argument("--n", type=int, default=12)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    config = Config.from_env()
-    if args.cmd == "train":
-        torch.set_num_threads(args.threads)
-        command = "python -m training.head_training " + " ".join(
-            shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-        report = train_embedding(config, out=args.out, epochs=args.epochs, views=args.views,
-                                 subset=args.subset, colour_weight=args.colour_weight,
-                                 extract=not args.cached_only, street=not args.no_street,
-                                 command=command)
-        print(format_report(report))
-    else:
-        from .head_bench import bench_head
-
-        print(json.dumps(bench_head(config, photos_dir=args.photos, n_photos=args.n), indent=1))
-    return 0
-
-
 def format_report(report: dict) -> str:
     lines = [f"{'figure':<28}{'before':>9}{'after':>9}"]
     for part, keys in (("catalog", ("p5_article_type", "p5_colour", "p5_gender")),
@@ -327,6 +289,3 @@ def format_report(report: dict) -> str:
                  f"{report['seconds']:.0f} s")
     return "\n".join(lines)
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
 import sys
 import threading
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from core.catalog import Catalog
 from core.config import Config
-from scraper.refresh import (daily_time, is_catch_up_due, is_running, last_success, next_run,
+from scraper.refresh import (EXIT_BUSY, daily_time, is_catch_up_due, is_running, last_success, next_run,
                              refresh_argv, refresh_lock, run_refresh)
 
 UTC = dt.timezone.utc
@@ -128,6 +130,18 @@ def test_refresh_lock_prevents_overlap(tmp_path):
 
 def test_refresh_argv():
     argv = refresh_argv(max_pages=3, fetch_images=False, urls=["https://www.myntra.com/men-topwear"])
-    assert argv[:3] == [sys.executable, "-m", "scraper.refresh"]
-    assert argv[3:] == ["--max-pages", "3", "--no-images", "--url",
+    assert argv[:4] == [sys.executable, "-m", "lookbot", "refresh"]
+    assert argv[4:] == ["--max-pages", "3", "--no-images", "--url",
                         "https://www.myntra.com/men-topwear"]
+
+
+def test_the_bots_refresh_command_runs_and_reports_a_held_lock(tmp_path):
+    """The command the bot spawns is a real `lookbot refresh`: with the lock held elsewhere it
+    says so on its last line and exits EXIT_BUSY, which the bot reads as "busy"."""
+    config = Config(data_dir=tmp_path)
+    env = {**config.child_environment(), "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    with refresh_lock(tmp_path):
+        proc = subprocess.run(refresh_argv(max_pages=1, fetch_images=False), env=env,
+                              capture_output=True, text=True, timeout=120)
+    assert proc.returncode == EXIT_BUSY, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1].startswith("refresh busy: a catalog refresh is")

@@ -1,0 +1,106 @@
+"""The engine's commands: look, detect, similar, index, build-demo, config."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from core.config import SHARED_CATALOG
+
+from .common import (CATEGORIES, DEFAULT_PHOTO, config, detect_text, echo_json, look_text,
+                     search_options, similar_text)
+
+
+def _options(gender: str, k: int, budget: Optional[int]):
+    from core.records import SearchOptions
+
+    return SearchOptions(gender=gender, k=k, budget=budget)
+
+
+@click.command()
+@click.argument("photos", nargs=-1)
+@search_options
+@click.option("--draw", type=click.Path(path_type=Path), metavar="OUT.jpg",
+              help="save the photo with boxes drawn (numbered for several photos)")
+def look(photos, gender, k, budget, as_json, draw):
+    """Gate, detect and find products for outfit photos (default: the bundled example)."""
+    from core.files import look_files
+    from core.pipeline import Engine
+
+    for path, result in look_files(Engine(), list(photos) or [str(DEFAULT_PHOTO)],
+                                   _options(gender, k, budget), draw):
+        echo_json(result.to_json()) if as_json else click.echo(look_text(path, result))
+    return 0
+
+
+@click.command()
+@click.argument("photos", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="one JSON line per photo")
+def detect(photos, as_json):
+    """Raw fused detections of photos, without the gate, for measuring."""
+    from core.files import detect_files
+    from core.pipeline import Engine
+
+    for path, result in detect_files(Engine(load_index=False), photos):
+        echo_json(result.to_json()) if as_json else click.echo(detect_text(path, result))
+    return 0
+
+
+@click.command()
+@click.argument("images", nargs=-1, required=True)
+@click.option("--category", required=True, type=click.Choice(CATEGORIES))
+@search_options
+def similar(images, category, gender, k, budget, as_json):
+    """Products similar to photos of single articles of one category."""
+    from core.files import similar_files
+    from core.pipeline import Engine
+
+    for path, result in similar_files(Engine(), images, category, _options(gender, k, budget)):
+        echo_json(result.to_json()) if as_json else click.echo(similar_text(path, result))
+    return 0
+
+
+@click.command()
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@click.option("--drop-features", is_flag=True,
+              help="drop raw backbone features afterwards (smaller shipped catalog)")
+@click.option("--keep", type=int, default=3, show_default=True, help="index versions kept on disk")
+def index(quiet, drop_features, keep):
+    """Embed new catalog images and publish a new index version."""
+    from core.embed import Embedder
+    from core.indexer import build_index
+
+    cfg = config()
+    s = build_index(cfg, Embedder.from_config(cfg), progress=not quiet,
+                    keep_features=not drop_features, keep_versions=keep)
+    click.echo(f"index {s.version}: {s.products} products ({s.embedded} embedded, {s.reused} "
+               f"reused, {s.skipped} skipped) with {s.embedding} in {s.seconds:.1f} s")
+    return 0
+
+
+@click.command("build-demo")
+@click.option("--source", type=click.Path(path_type=Path), default=SHARED_CATALOG,
+              show_default=True, help="the Kaggle catalog folder (products.csv and images)")
+def build_demo(source):
+    """(Re)build the demo catalog in LOOKBOT_DATA_DIR from the Kaggle set."""
+    from core.demo import build_demo_catalog
+
+    cfg = config()
+    n = build_demo_catalog(source, cfg.data_dir)
+    click.echo(f"demo catalog: {n} products in {cfg.catalog_path}; now run `lookbot index`")
+    return 0
+
+
+@click.command("config")
+def show_config():
+    """List every setting: its environment variable, default and meaning."""
+    from core.config import documented_settings
+
+    config()  # a bad value in the environment is reported, not listed as if fine
+    for env, default, doc in documented_settings():
+        click.echo(f"{env:<28} {default:<24} {doc}")
+    return 0
+
+
+COMMANDS = [look, detect, similar, index, build_demo, show_config]

@@ -1,0 +1,37 @@
+"""The command line's shell: one click group, each command's docstring as its help, clear exits."""
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from lookbot.cli import cli, main
+
+
+def test_every_command_has_its_docstring_as_help(capsys):
+    for name, command in cli.commands.items():
+        doc = inspect.getdoc(command.callback)
+        assert doc, f"lookbot {name} has no docstring"
+        assert main([name, "--help"]) == 0
+        out = capsys.readouterr().out
+        assert doc.splitlines()[0] in " ".join(out.split()), name
+
+
+def test_the_former_module_entry_points_are_commands():
+    assert {"refresh", "train-embedding", "bench-head", "measurements"} <= set(cli.commands)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["look", "--gender", "kids"], "'kids' is not one of 'men', 'women', 'any'"),
+    (["train-detector", "--no-early-stop"], "No such option '--no-early-stop'"),
+    (["no-such-command"], "No such command 'no-such-command'"),
+])
+def test_a_usage_error_exits_2_with_a_message(capsys, argv, words):
+    assert main(argv) == 2
+    assert words in capsys.readouterr().err
+
+
+def test_a_missing_report_is_one_clear_line(tmp_path, capsys):
+    assert main(["measurements", str(tmp_path / "eval.json"), "-"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lookbot: ") and "eval.json" in err and "Traceback" not in err
