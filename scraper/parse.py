@@ -11,77 +11,17 @@ import html as htmllib
 import json
 import logging
 import re
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from core.records import GENDERS
 
+from .dom import Node, parse_dom
+from .items import Item, ListingPage
+
 log = logging.getLogger(__name__)
 
 MYX_MARKER = "window.__myx"
-VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
-             "param", "source", "track", "wbr"}
-
-# Myntra's category / article type -> our catalog category. Keys are lower-cased.
-CATEGORY_MAP: dict[str, str] = {}
-for _ours, _theirs in {
-    "topwear": ["tshirts", "lounge tshirts", "shirts", "tops", "sweatshirts", "jackets", "kurtas",
-                "kurtis", "tunics", "sweaters", "blazers", "coats", "waistcoat", "shrug",
-                "nehru jackets", "rain jacket", "topwear"],
-    "bottomwear": ["jeans", "trousers", "shorts", "skirts", "track pants", "capris", "leggings",
-                   "jeggings", "joggers", "lounge pants", "lounge shorts", "palazzos",
-                   "churidar", "salwar", "patiala", "tights", "bottomwear"],
-    "footwear": ["casual shoes", "sports shoes", "formal shoes", "heels", "flats", "sandals",
-                 "sports sandals", "flip flops", "boots", "sneakers", "loafers", "mules",
-                 "footwear"],
-    "eyewear": ["sunglasses", "eyewear", "frames"],
-    "handbag": ["handbags", "clutches", "handbag", "hand bags", "sling bag", "tote bags",
-                "shoulder bags"],
-}.items():
-    for _t in _theirs:
-        CATEGORY_MAP[_t] = _ours
-
-
-def map_category(*names: Optional[str]) -> Optional[str]:
-    """Our category for the first of `names` (Myntra category, article type, ...) we know."""
-    for name in names:
-        if name:
-            ours = CATEGORY_MAP.get(name.strip().lower())
-            if ours:
-                return ours
-    return None
-
-
-@dataclass
-class Item:
-    """One product as a Myntra page shows it, before it is mapped to the catalog schema."""
-
-    product_id: str
-    name: str
-    brand: str
-    price: Optional[int]
-    mrp: Optional[int]
-    landing_url: str  # relative to https://www.myntra.com/, as in `landingPageUrl`
-    image_url: Optional[str]
-    gender: Optional[str] = None
-    category: Optional[str] = None  # Myntra's own category / article type, e.g. "Tshirts"
-    colour: Optional[str] = None
-    source: str = "json"  # "json" or "dom"
-
-
-@dataclass
-class ListingPage:
-    """What one listing page yielded."""
-
-    items: list[Item] = field(default_factory=list)
-    source: str = "none"  # "json", "dom" or "none"
-    total_count: Optional[int] = None
-    has_next: Optional[bool] = None  # from JSON `hasNextPage`, else from li.pagination-next
-    next_href: Optional[str] = None  # href of li.pagination-next a, if any
-    error: Optional[str] = None
-
 
 # --- window.__myx ---------------------------------------------------------------------------
 def extract_myx(page: str) -> Optional[dict[str, Any]]:
@@ -147,72 +87,6 @@ def items_from_json(myx: dict[str, Any]) -> Optional[list[Item]]:
             category=p.get("category") or p.get("articleType") or None,
             colour=p.get("primaryColour") or None, source="json"))
     return items
-
-
-# --- a tiny DOM, enough for Myntra's server-rendered React markup ----------------------------
-@dataclass
-class Node:
-    tag: str
-    attrs: dict[str, str]
-    children: list["Node | str"] = field(default_factory=list)
-
-    @property
-    def classes(self) -> set[str]:
-        return set(self.attrs.get("class", "").split())
-
-    def iter(self) -> Iterator["Node"]:
-        yield self
-        for c in self.children:
-            if isinstance(c, Node):
-                yield from c.iter()
-
-    def find_all(self, tag: Optional[str] = None, cls: Optional[str] = None) -> list["Node"]:
-        return [n for n in self.iter() if (tag is None or n.tag == tag)
-                and (cls is None or cls in n.classes)]
-
-    def find(self, tag: Optional[str] = None, cls: Optional[str] = None) -> Optional["Node"]:
-        for n in self.iter():
-            if (tag is None or n.tag == tag) and (cls is None or cls in n.classes):
-                return n
-        return None
-
-    def text(self) -> str:
-        parts = []
-        for c in self.children:
-            parts.append(c if isinstance(c, str) else c.text())
-        return "".join(parts)
-
-
-class _TreeBuilder(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.root = Node("#root", {})
-        self.stack = [self.root]
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, Optional[str]]]) -> None:
-        node = Node(tag, {k: (v or "") for k, v in attrs})
-        self.stack[-1].children.append(node)
-        if tag not in VOID_TAGS:
-            self.stack.append(node)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, Optional[str]]]) -> None:
-        self.stack[-1].children.append(Node(tag, {k: (v or "") for k, v in attrs}))
-
-    def handle_endtag(self, tag: str) -> None:
-        for i in range(len(self.stack) - 1, 0, -1):
-            if self.stack[i].tag == tag:
-                del self.stack[i:]
-                return
-
-    def handle_data(self, data: str) -> None:
-        self.stack[-1].children.append(data)
-
-
-def parse_dom(page: str) -> Node:
-    builder = _TreeBuilder()
-    builder.feed(page)
-    builder.close()
-    return builder.root
 
 
 def canonical_image_url(url: Optional[str]) -> Optional[str]:

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("core", "training", "measure", "bot", "scraper", "lookbot")
 ENGINE_SHELLS = ("core", "bot", "scraper")
 MAX_LINES = 300
-STILL_LONG = {"lookbot.cli", "scraper.crawl", "scraper.parse", "training.head_training"}  # being split
+STILL_LONG: set[str] = set()  # modules being split, allowed over MAX_LINES meanwhile
 
 
 def modules() -> dict[str, Path]:

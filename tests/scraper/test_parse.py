@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from scraper.parse import (canonical_image_url, extract_myx, items_from_dom, map_category,
-                           parse_dom, parse_listing, parse_product_page)
+from scraper.items import map_category
+from scraper.parse import (canonical_image_url, extract_myx, items_from_dom, parse_dom,
+                           parse_listing, parse_product_page)
 from scraper.site import (LISTINGS, allowed_hosts, host_allowed, listing_for, page_url,
                           product_url)
 
