@@ -3,8 +3,7 @@
 Weighted box fusion (Solovyev et al., "Weighted boxes fusion: ensembling boxes from different object
 detection models", 2021) averages the corners of the boxes the models agree on instead of keeping the
 highest-scoring one, so two detectors that each place a small shoe a little off place it better
-together. On the 160 validation photos, detector.pt with detector-576.pt raised the fused mAP50-95
-from 0.450 to 0.465 and footwear's mAP50 from 0.791 to 0.808 (docs/MEASUREMENTS.md).
+together (its figures: docs/MEASUREMENTS.md).
 
 The `ensemble-boxes` package implements this too, but it imports numba and pandas (about 100 MB) for
 these forty lines, and it works on boxes normalised to the image; this works on `Detection` records.

@@ -40,8 +40,7 @@ class YoloDetector:
         weights = Path(weights)
         if not weights.is_file():
             raise DetectorUnavailable(f"detector weights not found: {weights} (run `lookbot train-detector`)")
-        # `threads` None keeps ultralytics' choice (cpu_count - 1 = 1 on 2 cores): measured 25 ms/photo at
-        # 384 px with 1 thread next to a busy training process, 1.5 s with 2 (OpenMP oversubscription)
+        # `threads` None keeps ultralytics' choice (one thread on 2 cores): more oversubscribe OpenMP
         yolo = load_ultralytics(torch_threads=threads)
         try:
             self.model = yolo.YOLO(str(weights), task="detect")

@@ -39,11 +39,8 @@ REPORT_NAME = "embedding_report.json"
 
 @dataclass
 class TrainSettings:
-    """Defaults chosen on a validation carve of 500 training items (catalog) and on 160 CCP
-    photos outside the evaluation photos (street); never on the held-out items or eval photos.
-    colour_weight 0.35: street colour-family@5 0.468 vs 0.452 at 0.25 and 0.409 at 0, for
-    catalog type P@5 0.763 vs 0.766 and 0.776. A learned colour branch (colour_emb_dim 32)
-    measured no better and is off."""
+    """Defaults chosen on a validation carve, never on the held-out items or eval photos
+    (their figures: docs/MEASUREMENTS.md, "Design choices")."""
 
     epochs: int = 60
     views: int = 3
@@ -58,12 +55,10 @@ class TrainSettings:
     weight_decay: float = 0.01
     batch_size: int = 256
     temperature: float = 0.1
-    # Gaussian noise on the standardised backbone features while training (a JPEG re-encode
-    # moves them by about 0.2); 0.3 measured within noise of 0 on the validation carve, so off
+    # Gaussian noise on the standardised backbone features while training; off: it did not help
     input_noise: float = 0.0
     seed: int = 7
-    # type, colour, gender, identity; identity (instance proxies across views) measured worse on
-    # the validation carve (P@5 type 0.752 vs 0.762, colour 0.550 vs 0.581), so it is off
+    # type, colour, gender, identity; identity (instance proxies across views) is off: it did worse
     loss_weights: tuple[float, float, float, float] = (1.0, 1.0, 0.5, 0.0)
 
 
