@@ -224,6 +224,14 @@ SHARED_CCP = SHARED_DATA / "ccp"  # street photos with garment boxes and masks
 SHARED_PEOPLE = SHARED_DATA / "people"  # full-shot and not-full-shot photos, labelled
 
 
+def settings_markdown() -> str:
+    """The README's settings table: variable, default and meaning of every setting."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    rows += [f"| `{env}` | {f'`{default}`' if default else '–'} | {doc} |"
+             for env, default, doc in documented_settings()]
+    return "\n".join(rows)
+
+
 def documented_settings() -> list[tuple[str, str, str]]:
     """(variable, default, meaning) for every setting, for the README and `lookbot config`."""
     out = []

@@ -93,11 +93,15 @@ def build_demo(source):
 
 
 @click.command("config")
-def show_config():
+@click.option("--markdown", is_flag=True, help="as the README's settings table")
+def show_config(markdown):
     """List every setting: its environment variable, default and meaning."""
-    from core.config import documented_settings
+    from core.config import documented_settings, settings_markdown
 
     config()  # a bad value in the environment is reported, not listed as if fine
+    if markdown:
+        click.echo(settings_markdown())
+        return 0
     for env, default, doc in documented_settings():
         click.echo(f"{env:<28} {default:<24} {doc}")
     return 0
