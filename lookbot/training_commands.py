@@ -38,6 +38,26 @@ def train_detector(epochs, imgsz, device, model, batch, limit, out, init, lr0, w
     return 0
 
 
+@click.command("train-segmenter")
+@click.option("--epochs", type=int, default=30, show_default=True)
+@click.option("--imgsz", type=int, default=384, show_default=True)
+@click.option("--init", default="data/models/detector.pt", show_default=True, metavar="WEIGHTS",
+              help="detector whose backbone, neck and box head start the run ('' for none)")
+@click.option("--batch", type=int, default=16, show_default=True)
+@click.option("--workers", type=int, default=1, show_default=True, help="dataloader processes")
+@click.option("--hours", type=float, default=None,
+              help="wall-time budget: ultralytics fits the epoch count to it")
+@click.option("--limit", type=int, default=None, help="train photos (smoke runs)")
+@out_path
+def train_segmenter(epochs, imgsz, init, batch, workers, hours, limit, out):
+    """Train the garment segmenter (YOLOv8n-seg) on CCP's pixel masks."""
+    from training.segmenter_training import train_segmenter as train
+
+    echo_json(train(epochs=epochs, imgsz=imgsz, init=Path(init) if init else None, out_dir=out,
+                    batch=batch, workers=workers, hours=hours, limit=limit), indent=2)
+    return 0
+
+
 @click.command("average-detectors")
 @click.argument("weights", nargs=-1, required=True, type=click.Path(path_type=Path))
 @out_path
@@ -114,4 +134,4 @@ def tune_backbone(epochs, lr, clean_share, device, minutes, workers, subset, ini
     return 0
 
 
-COMMANDS = [train_detector, average_detectors, train_embedding, bench_head, tune_backbone]
+COMMANDS = [train_detector, train_segmenter, average_detectors, train_embedding, bench_head, tune_backbone]
