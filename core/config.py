@@ -212,6 +212,8 @@ def explain(model: type[BaseSettings], exc: ValidationError) -> str:
         name = by_alias.get(key, key)
         env = fields[name].validation_alias if name in fields else key
         accepted = ACCEPTED.get(err["type"], err["msg"].removeprefix("Input should be "))
+        if err["type"] == "string_pattern_mismatch":
+            accepted = f"text matching {err['ctx']['pattern'].strip()}"
         if err["type"].startswith(("greater", "less")):
             accepted = "a value " + accepted
         lines.append(f"{env}={err.get('input')!r} is not valid: use {accepted}")
