@@ -24,10 +24,11 @@ from core.config import Config, ConfigError
 
 from . import handlers as h
 from . import saved_handlers
+from . import photos
 from .prefs import Prefs, db_path, state_path
 from .saved import SavedItems
 from .schedule import Refresher, RefreshOutcome, schedule
-from .worker import WorkerPool
+from .worker import PhotoQueues, WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ COMMANDS = [("start", "what to send"), ("help", "what to send, and the commands"
             ("settings", "your gender and budget"), *saved_handlers.COMMANDS]
 
 
+DRAIN_SECONDS = 60.0  # at shutdown, photos already taken get this long to be answered
 NEW = filters.UpdateType.MESSAGE  # new private/group messages; edits don't re-run a look
 
 
@@ -50,8 +52,8 @@ def handler_list() -> list[BaseHandler]:
         CommandHandler("stats", h.stats),
         CommandHandler("crawl", h.crawl),
         *saved_handlers.handler_list(),
-        MessageHandler(NEW & filters.PHOTO, h.photo),
-        MessageHandler(NEW & filters.Document.IMAGE, h.image_document),
+        MessageHandler(NEW & filters.PHOTO, photos.photo),
+        MessageHandler(NEW & filters.Document.IMAGE, photos.image_document),
         CallbackQueryHandler(h.more, pattern=r"^more:"),
         MessageHandler(NEW, h.other),
     ]
@@ -134,9 +136,12 @@ def build_application(config: Config, token: str, engine, *, prefs: Optional[Pre
                       timeout_retries: int = 2, http_timeout: Optional[float] = None
                       ) -> Application:
     """The bot, wired to an already loaded engine; start it with run_polling/run_webhook."""
+    pool = pool or WorkerPool(config.bot_workers)
+    queue = PhotoQueues(photos.answer, order=lambda job: job.order,
+                        per_user=config.bot_user_queue,
+                        total=pool.workers + config.bot_queue_size)
     svc = h.Services(config=config, engine=engine, prefs=prefs or Prefs(db_path(config)),
-                     pool=pool or WorkerPool(config.bot_workers, config.bot_queue_size),
-                     refresher=refresher or Refresher(config),
+                     pool=pool, refresher=refresher or Refresher(config), queue=queue,
                      admin_ids=parse_admin_ids(config.admin_ids))
 
     async def tell_admins(outcome: RefreshOutcome) -> None:
@@ -152,6 +157,9 @@ def build_application(config: Config, token: str, engine, *, prefs: Optional[Pre
             schedule(app.job_queue, svc.refresher, tell_admins)
             alerts.schedule(app.job_queue)
 
+    async def post_stop(app: Application) -> None:
+        await photos.farewell(svc, timeout=DRAIN_SECONDS)
+
     async def post_shutdown(app: Application) -> None:
         svc.pool.shutdown()
         svc.prefs.close()
@@ -162,7 +170,7 @@ def build_application(config: Config, token: str, engine, *, prefs: Optional[Pre
                .rate_limiter(RetryingRateLimiter(timeout_retries=timeout_retries, max_retries=3))
                .concurrent_updates(True)
                .persistence(UserState(state_path(config)))
-               .post_init(post_init).post_shutdown(post_shutdown))
+               .post_init(post_init).post_stop(post_stop).post_shutdown(post_shutdown))
     if http_timeout is not None:
         builder = builder.read_timeout(http_timeout).write_timeout(http_timeout)
     app = builder.build()

@@ -44,8 +44,8 @@ WELCOME = (
     "/saved: the products you saved with ♥ (tap ♥ n under a card to save product n)\n"
     "/alerts on|off: messages when a saved product gets cheaper, sells out or is back\n"
     "/help: this message")
-BUSY = "I'm busy right now, please try again in a minute."
-STILL_WORKING = "I'm still working on your previous photo; I'll answer that one first."
+RESTARTING = ("I'm restarting and couldn't get to this photo in time. Please send it again "
+              "in a minute.")
 SOMETHING_WRONG = "Sorry, something went wrong on my side. Please try again."
 NOT_ADMIN = "Sorry, that command is only for the bot's admins."
 EXPIRED = "These results have expired. Please send the photo again."
@@ -70,6 +70,27 @@ OTHER_INPUT = {
 def too_large(limit_bytes: int) -> str:
     return (f"That image is too large for me to download. Please send a smaller photo "
             f"(under {limit_bytes // 1_000_000} MB).")
+
+
+def queued(taken: int) -> str:
+    """The one acknowledgement for an album, or for photos sent while others wait."""
+    head = f"Got your {taken} photos." if taken > 1 else "Got it."
+    return f"{head} I'll answer your photos one at a time, in the order you sent them."
+
+
+def refused(n: int, batch: int, user_full: bool, per_user: int) -> str:
+    """Which photos were not taken, why, and when to send them again (refused are the last)."""
+    if batch == 1:
+        which, them = "this photo", "it"
+    elif n == batch:
+        which, them = f"these {n} photos", "them"
+    else:
+        which = "the last photo of this album" if n == 1 else f"the last {n} photos of this album"
+        them = "it" if n == 1 else "them"
+    if user_full:
+        return (f"You already have {per_user} photos waiting for my answer, so I didn't take "
+                f"{which}. Please send {them} again once I've answered those.")
+    return f"I'm busy right now, so I didn't take {which}. Please send {them} again in a minute."
 
 
 def label(category: str) -> str:

@@ -1,18 +1,17 @@
 """Telegram handlers: each reads the update, calls the engine through the worker pool, replies."""
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, AsyncIterator, Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 from telegram import Message, Update
-from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from core.config import Config
@@ -22,7 +21,7 @@ from core.records import LookResult
 from . import cards
 from .prefs import Prefs, parse_budget, parse_gender
 from .schedule import RefreshOutcome, Refresher
-from .worker import AlreadyWorking, Busy, WorkerPool
+from .worker import PhotoQueues, WorkerPool
 
 if TYPE_CHECKING:  # the engine (torch, MediaPipe) is loaded by app.run, after the token check
     from core.pipeline import Engine
@@ -42,7 +41,9 @@ class Services:
     prefs: Prefs
     pool: WorkerPool
     refresher: Refresher
+    queue: PhotoQueues
     admin_ids: frozenset[int] = field(default_factory=frozenset)
+    albums: dict = field(default_factory=dict)  # (chat, media_group_id) -> photos so far
 
 
 @dataclass
@@ -134,65 +135,7 @@ async def crawl(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await update.effective_message.reply_text("A catalog refresh is already running.")
 
 
-# --- photos ---------------------------------------------------------------------------------
-async def photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A photo: find the outfit, reply with cards or the reason it can't."""
-    message = update.effective_message
-    await look(update, context, message.photo[-1].file_id, message.photo[-1].file_size)
-
-
-async def image_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """An image sent as a file: same as a photo, without Telegram's recompression."""
-    doc = update.effective_message.document
-    await look(update, context, doc.file_id, doc.file_size)
-
-
-async def look(update: Update, context: ContextTypes.DEFAULT_TYPE, file_id: str,
-               size: Optional[int]) -> None:
-    """Admit, download, look (in the pool) and answer; every path ends in a reply."""
-    svc, message, uid = services(context), update.effective_message, update.effective_user.id
-    limit = svc.config.bot_max_download_bytes
-    if size and size > limit:
-        await message.reply_text(cards.too_large(limit), do_quote=True)
-        return
-    try:
-        slot = svc.pool.claim(uid)
-    except AlreadyWorking:
-        await message.reply_text(cards.STILL_WORKING, do_quote=True)
-        return
-    except Busy:
-        svc.prefs.count("busy")
-        await message.reply_text(cards.BUSY, do_quote=True)
-        return
-    with slot:
-        async with chat_action(context, message.chat_id, ChatAction.UPLOAD_PHOTO):
-            data = await download(context, file_id, limit)
-            if isinstance(data, str):
-                await message.reply_text(data, do_quote=True)
-                return
-            options = svc.prefs.get(uid).options(k=svc.config.k)
-            result = await svc.pool.run(svc.engine.look, data, f"telegram:{file_id}", options)
-            svc.prefs.count("requests")
-            await send_result(message, context, result, data)
-
-
-async def download(context: ContextTypes.DEFAULT_TYPE, file_id: str, limit: int) -> bytes | str:
-    """The file's bytes, or the message to send when Telegram won't hand it over."""
-    try:
-        tg_file = await context.bot.get_file(file_id)
-        if tg_file.file_size and tg_file.file_size > limit:
-            return cards.too_large(limit)
-        return bytes(await tg_file.download_as_bytearray())
-    except BadRequest as exc:
-        if "too big" in str(exc).lower():
-            return cards.too_large(limit)
-        log.warning("download refused: %s", exc)
-        return cards.DOWNLOAD_FAILED
-    except TelegramError as exc:
-        log.warning("download failed: %s", exc)
-        return cards.DOWNLOAD_FAILED
-
-
+# --- answers to photos (bot/photos.py takes them in and queues them) ---------------------
 async def send_result(message: Message, context: ContextTypes.DEFAULT_TYPE, result: LookResult,
                       data: bytes) -> None:
     """The rejection, or the boxed photo and one card per article."""
@@ -279,20 +222,3 @@ async def error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if isinstance(update, Update) and update.effective_chat is not None:
         with contextlib.suppress(TelegramError):
             await context.bot.send_message(update.effective_chat.id, cards.SOMETHING_WRONG)
-
-
-@contextlib.asynccontextmanager
-async def chat_action(context: ContextTypes.DEFAULT_TYPE, chat_id: int, action: str
-                      ) -> AsyncIterator[None]:
-    """Show "sending photo…" until the block ends (Telegram clears it after ~5 s)."""
-    async def keep_showing() -> None:
-        while True:
-            with contextlib.suppress(TelegramError):
-                await context.bot.send_chat_action(chat_id, action)
-            await asyncio.sleep(4.5)
-
-    task = asyncio.get_running_loop().create_task(keep_showing())
-    try:
-        yield
-    finally:
-        task.cancel()

@@ -158,8 +158,10 @@ class Config(SharedPaths):
         "port the webhook server listens on (behind your proxy)", gt=0, lt=65536)
     bot_workers: int = setting(0, "LOOKBOT_WORKERS", "photos processed at once; 0: one per CPU core",
                                ge=0)
-    bot_queue_size: int = setting(8, "LOOKBOT_QUEUE_SIZE",
-        "photos that may wait for a worker; beyond this users are told to retry", ge=0)
+    bot_queue_size: int = setting(100, "LOOKBOT_QUEUE_SIZE",
+        "photos of all users that may wait for a worker; beyond this users are told to retry", ge=0)
+    bot_user_queue: int = setting(10, "LOOKBOT_USER_QUEUE",
+        "photos of one user taken and not yet answered; beyond this they are asked to resend", ge=1)
     bot_max_download_bytes: int = setting(20_000_000, "LOOKBOT_MAX_DOWNLOAD_BYTES",
         "larger photos are refused before download", gt=0)
     bot_db: str = setting("", "LOOKBOT_BOT_DB",

@@ -15,7 +15,7 @@ class BotPoolAdapter:
     def __init__(self, workers: int):
         from bot.worker import WorkerPool
 
-        self.pool = WorkerPool(workers=workers, queue_size=0)
+        self.pool = WorkerPool(workers=workers)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()

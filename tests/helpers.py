@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
+import io
 import json
 import os
+import re
 from pathlib import Path
+from typing import Any, AsyncIterator
 
 import pytest
+from PIL import Image
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("GLOG_minloglevel", "2")
@@ -104,3 +109,57 @@ def shop_catalog(config) -> dict[str, list[dict]]:
     catalog.upsert_products({**r, "image_path": str(REPO / "data" / "demo" / r["image_path"])}
                             for r in demo.values())
     return listings
+
+
+# --- the bot with the engine, end to end ---------------------------------------------------------
+ADMIN = 1
+FULL_SHOT = ("people", "fullshot", "clothing__photos_0032.jpg")
+HALF_BODY = ("people", "not_fullshot", "face_rec__examples_biden.jpg")  # three-quarter, to thigh
+CARD_TITLE = re.compile(r"^(\w+): similar products")
+
+
+@dataclasses.dataclass
+class Running:
+    fake: Any  # tests.fake_telegram.FakeTelegram
+    app: Any  # telegram.ext.Application
+    config: Any
+
+    @property
+    def svc(self):
+        return self.app.bot_data["services"]
+
+    async def settled(self, timeout: float = 120.0) -> None:
+        """Wait until every taken photo is answered and the bot has handled every update."""
+        await self.fake.wait_for(lambda: self.svc.queue.pending == 0 and not self.svc.albums
+                                 and not self.fake.updates and not self.app.update_queue.qsize(),
+                                 timeout)
+
+
+def bot_config(engine, tmp_path, **overrides):
+    settings = {"bot_db": str(tmp_path / "bot.db"), "admin_ids": str(ADMIN), "crawl_time": "off",
+                "k": 4, **overrides}
+    return engine.config.replace(**settings)
+
+
+@contextlib.asynccontextmanager
+async def running_bot(engine, config, **kwargs) -> AsyncIterator[Running]:
+    async with bot_on_fake_telegram(config, engine, **kwargs) as (fake, app):
+        yield Running(fake, app, app.bot_data["services"].config)
+
+
+def card_calls(bot: Running, chat_id: int):
+    return [c for c in bot.fake.sent(chat_id, "sendPhoto") if CARD_TITLE.match(c.text)]
+
+
+async def say(bot: Running, user: int, text: str) -> str:
+    """Send a command or text; the bot's text answer."""
+    return await text_reply(bot.fake, user, text)
+
+
+def small_jpeg(path, side: int) -> bytes:
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        im.thumbnail((side, side))
+        buf = io.BytesIO()
+        im.save(buf, "JPEG", quality=80)
+        return buf.getvalue()

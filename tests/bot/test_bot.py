@@ -2,99 +2,20 @@
 the real engine and the demo catalog index, real photos."""
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import io
-import re
 import sys
-from typing import AsyncIterator
 
 import pytest
 from PIL import Image
 
 from bot import cards
-from bot.app import build_application
 from bot.schedule import Refresher
-from core.config import Config
 from core.gate import MESSAGES
 from core.imageio import BAD_INPUT_MESSAGES
-from core.index import GENDER_SCOPES, current_version
-from tests.helpers import shared
-from tests.fake_telegram import TOKEN, FakeTelegram
+from core.index import GENDER_SCOPES
 
-ADMIN = 1
-FULL_SHOT = ("people", "fullshot", "clothing__photos_0032.jpg")
-HALF_BODY = ("people", "not_fullshot", "face_rec__examples_biden.jpg")  # three-quarter, to thigh
-CARD_TITLE = re.compile(r"^(\w+): similar products")
-
-
-@pytest.fixture(scope="module")
-def look_engine(request):
-    root = Config.from_env().index_root
-    if current_version(root) is None:
-        pytest.skip(f"no catalog index in {root}: run `lookbot index`")
-    return request.getfixturevalue("engine")  # the session's engine, loaded once
-
-
-@dataclasses.dataclass
-class Running:
-    fake: FakeTelegram
-    app: object
-    config: object
-
-    @property
-    def svc(self):
-        return self.app.bot_data["services"]
-
-    async def settled(self, timeout: float = 120.0) -> None:
-        """Wait until no photo is in flight and the bot has answered every update."""
-        await self.fake.wait_for(lambda: self.svc.pool.in_flight == 0 and not self.fake.updates
-                                 and not self.app.update_queue.qsize(), timeout)
-
-
-def bot_config(engine, tmp_path, **overrides):
-    return engine.config.replace(bot_db=str(tmp_path / "bot.db"),
-                               admin_ids=str(ADMIN), crawl_time="off", k=4, **overrides)
-
-
-@contextlib.asynccontextmanager
-async def running_bot(engine, config, **kwargs) -> AsyncIterator[Running]:
-    fake = await FakeTelegram().start()
-    config = config.replace(telegram_base_url=fake.base_url,
-                                 telegram_base_file_url=fake.base_file_url)
-    app = build_application(config, TOKEN, engine, **kwargs)
-    await app.initialize()
-    await app.start()
-    await app.updater.start_polling(poll_interval=0, timeout=1)
-    try:
-        yield Running(fake, app, config)
-    finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
-        await fake.stop()
-
-
-def card_calls(bot: Running, chat_id: int):
-    return [c for c in bot.fake.sent(chat_id, "sendPhoto") if CARD_TITLE.match(c.text)]
-
-
-async def say(bot: Running, user: int, text: str) -> str:
-    """Send a command or text; the bot's text answer."""
-    before = len(bot.fake.sent(user, "sendMessage"))
-    bot.fake.send_text(user, text)
-    calls = await bot.fake.wait_for(
-        lambda: bot.fake.sent(user, "sendMessage")[before:], timeout=20)
-    return calls[0].text
-
-
-def small_jpeg(path, side: int) -> bytes:
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        im.thumbnail((side, side))
-        buf = io.BytesIO()
-        im.save(buf, "JPEG", quality=80)
-        return buf.getvalue()
+from tests.helpers import (ADMIN, CARD_TITLE, FULL_SHOT, HALF_BODY, bot_config, card_calls,
+                           running_bot, say, shared)
 
 
 @pytest.mark.slow
@@ -256,22 +177,3 @@ async def test_admin_commands_refuse_everyone_else(look_engine, tmp_path):
         done = await bot.fake.wait_for(lambda: [c for c in bot.fake.sent(ADMIN, "sendMessage")
                                                 if "Catalog refresh ok" in c.text], 30)
         assert "3 new products" in done[0].text and marker.exists()
-
-
-@pytest.mark.slow
-async def test_fifty_photos_from_twenty_users_at_once_all_get_an_answer(look_engine, tmp_path):
-    full = small_jpeg(shared(*FULL_SHOT), 240)
-    half = small_jpeg(shared(*HALF_BODY), 240)
-    config = bot_config(look_engine, tmp_path, bot_workers=1, bot_queue_size=2,
-                        bot_draw_boxes=False)
-    async with running_bot(look_engine, config) as bot:
-        sent = [bot.fake.send_photo(1000 + i % 20, full if i % 3 else half) for i in range(50)]
-        await bot.fake.wait_for(lambda: all(bot.fake.replies_to(m) for m in sent), 180)
-        await bot.settled()
-        firsts = [bot.fake.replies_to(m)[0].text for m in sent]
-        busy = sum(t in (cards.BUSY, cards.STILL_WORKING) for t in firsts)
-        served = bot.svc.prefs.counter("requests")
-        print(f"50 photos / 20 users: {served} looked at, {busy} told busy or still working")
-        assert busy + served == 50 and served >= 3 and busy >= 20, (busy, served)
-        assert firsts.count(cards.SOMETHING_WRONG) == 0
-        assert "Send me a photo" in await say(bot, 1000, "/start")  # still up and answering

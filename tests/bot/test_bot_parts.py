@@ -18,7 +18,7 @@ from bot import cards
 from bot.app import build_application, protect_token
 from bot.prefs import Prefs, parse_budget, parse_gender, state_path
 from bot.schedule import Refresher, plan, schedule
-from bot.worker import AlreadyWorking, Busy, WorkerPool
+from bot.worker import BUSY, USER_FULL, PhotoQueues, WorkerPool
 from core.catalog import Catalog
 from core.config import Config
 from core.records import Product
@@ -98,21 +98,52 @@ def test_prefs_and_counters_survive_reopening(tmp_path):
     assert again.counter("requests") == 3 and again.counter("nothing") == 0
 
 
-# --- worker pool --------------------------------------------------------------------------------
-async def test_pool_admits_one_request_per_user_and_a_bounded_number_overall():
-    pool = WorkerPool(workers=1, queue_size=1)
-    a = pool.claim(1)
-    with pytest.raises(AlreadyWorking):
-        pool.claim(1)
-    b = pool.claim(2)
-    with pytest.raises(Busy):
-        pool.claim(3)
-    with a:
-        assert await pool.run(sum, [1, 2, 3]) == 6
-    with pool.claim(3), b:
-        assert pool.in_flight == 2
-    assert pool.in_flight == 0
+# --- worker pool and queues ----------------------------------------------------------------------
+async def test_pool_runs_in_threads_a_few_photos_at_a_time():
+    pool = WorkerPool(workers=2)
+    assert await pool.run(sum, [1, 2, 3]) == 6
+    async with pool.turn():
+        async with pool.turn():
+            assert pool.turn().locked()  # a third photo waits for one of the two
     pool.shutdown()
+
+
+async def test_queues_answer_each_users_photos_in_order_within_their_bounds():
+    go, answered = asyncio.Event(), []
+
+    async def answer(job):
+        await go.wait()
+        if job[1] == 12:
+            raise RuntimeError("a bug while answering")  # counted; the next one still runs
+        answered.append(job)
+
+    q = PhotoQueues(answer, order=lambda job: job[1], per_user=3, total=5)
+    first = q.offer(1, [(1, 10)])
+    assert first.taken == [(1, 10)] and not first.acknowledge and not first.refused
+    second = q.offer(1, [(1, 12)])
+    assert second.waiting == 1 and second.acknowledge  # told once that photos wait in line
+    third = q.offer(1, [(1, 11)])  # handled after 12, sent before it: answered before it
+    assert third.taken and not third.acknowledge
+    full = q.offer(1, [(1, 13)])
+    assert full.refused == [(1, 13)] and full.reason == USER_FULL and q.refused == 1
+    album = q.offer(2, [(2, 20), (2, 21), (2, 22)])  # 3 of 5 places are taken
+    assert album.taken == [(2, 20), (2, 21)] and album.refused == [(2, 22)]
+    assert album.reason == BUSY and album.acknowledge
+    assert q.pending == 5 and q.unanswered(1) == 3
+    go.set()
+    while q.pending:
+        await asyncio.sleep(0.01)
+    assert [j for j in answered if j[0] == 1] == [(1, 10), (1, 11)]
+    assert [j for j in answered if j[0] == 2] == [(2, 20), (2, 21)]
+    assert (q.taken, q.answered, q.refused) == (5, 5, 2)
+    assert not q.offer(1, [(1, 14)]).acknowledge  # a new burst: nothing waits before it
+    await q.drain(5)
+
+    go.clear()
+    q.offer(3, [(3, 30), (3, 31)])
+    await asyncio.sleep(0.05)
+    assert await q.drain(0.1) == [(3, 30), (3, 31)]  # for "please send it again"
+    assert q.pending == 0
 
 
 # --- nightly refresh ----------------------------------------------------------------------------
@@ -329,7 +360,7 @@ async def test_a_crashing_handler_is_logged_and_the_user_told(tmp_path, caplog):
         message = fake.send_photo(3, CATALOG_IMAGES[0].read_bytes())
         await fake.wait_for(lambda: fake.sent(3, "sendMessage"), 20)
         assert fake.sent(3, "sendMessage")[0].text == cards.SOMETHING_WRONG
-        assert app.bot_data["services"].pool.in_flight == 0, "the user's slot is released"
+        await fake.wait_for(lambda: app.bot_data["services"].queue.pending == 0, 5)
         fake.send_text(3, "/start")  # and the bot is still answering
         await fake.wait_for(lambda: len(fake.sent(3, "sendMessage")) >= 2, 20)
         assert message["message_id"]
@@ -338,7 +369,7 @@ async def test_a_crashing_handler_is_logged_and_the_user_told(tmp_path, caplog):
         await app.stop()
         await app.shutdown()
         await fake.stop()
-    assert "error while handling an update" in caplog.text
+    assert "error while answering a photo" in caplog.text
 
 
 async def test_an_unreadable_saved_state_is_moved_aside_and_the_bot_starts(tmp_path, caplog):

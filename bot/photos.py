@@ -1,0 +1,156 @@
+"""The photo flow: a photo (or an album of them) is taken into its sender's queue or refused at
+once with what to do; each taken photo is then downloaded, looked at and answered, in order."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import AsyncIterator, Optional
+
+from telegram import Message, Update
+from telegram.constants import ChatAction
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ContextTypes
+
+from . import cards
+from .handlers import Services, send_result, services
+from .worker import USER_FULL, Admission
+
+log = logging.getLogger(__name__)
+
+ALBUM_QUIET = 0.6  # s without a new photo of an album before it is taken as one batch
+
+
+@dataclass
+class Incoming:
+    """One photo a user sent, as the queue holds it until it is answered."""
+
+    message: Message
+    file_id: str
+    size: Optional[int]
+    context: ContextTypes.DEFAULT_TYPE
+
+    @property
+    def order(self) -> int:
+        return self.message.message_id
+
+
+async def photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A photo: into the sender's queue (with the rest of its album), or told why not."""
+    message = update.effective_message
+    biggest = message.photo[-1]
+    await receive(context, Incoming(message, biggest.file_id, biggest.file_size, context))
+
+
+async def image_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An image sent as a file: same as a photo, without Telegram's recompression."""
+    doc = update.effective_message.document
+    await receive(context, Incoming(update.effective_message, doc.file_id, doc.file_size,
+                                    context))
+
+
+async def receive(context: ContextTypes.DEFAULT_TYPE, incoming: Incoming) -> None:
+    """Admit a lone photo now; gather an album's photos first and admit them together."""
+    group = incoming.message.media_group_id
+    if group is None:
+        await admit(services(context), [incoming])
+        return
+    albums = services(context).albums
+    key = (incoming.message.chat_id, group)
+    if key in albums:
+        albums[key].append(incoming)
+        return
+    albums[key] = batch = [incoming]
+    seen = 0
+    while seen != len(batch):  # Telegram sends an album's photos within a moment of each other
+        seen = len(batch)
+        await asyncio.sleep(ALBUM_QUIET)
+    del albums[key]
+    await admit(services(context), sorted(batch, key=lambda p: p.order))
+
+
+async def admit(svc: Services, photos: list[Incoming]) -> None:
+    """Queue what fits and say so once; tell plainly which photos to send again."""
+    limit = svc.config.bot_max_download_bytes
+    fitting = []
+    for p in photos:
+        if p.size and p.size > limit:
+            await p.message.reply_text(cards.too_large(limit), do_quote=True)
+        else:
+            fitting.append(p)
+    if not fitting:
+        return
+    first = fitting[0].message
+    sender = first.from_user.id if first.from_user else first.chat_id
+    admission: Admission[Incoming] = svc.queue.offer(sender, fitting)
+    if admission.acknowledge:
+        await admission.taken[0].message.reply_text(cards.queued(len(admission.taken)),
+                                                    do_quote=True)
+    if admission.refused:
+        svc.prefs.count("busy", len(admission.refused))
+        text = cards.refused(len(admission.refused), len(fitting),
+                             admission.reason == USER_FULL, svc.queue.per_user)
+        await admission.refused[0].message.reply_text(text, do_quote=True)
+
+
+async def answer(job: Incoming) -> None:
+    """Download, look (in the pool) and reply; every path ends in a reply to the photo."""
+    svc, message, context = services(job.context), job.message, job.context
+    try:
+        async with chat_action(context, message.chat_id, ChatAction.UPLOAD_PHOTO):
+            async with svc.pool.turn():
+                data = await download(context, job.file_id, svc.config.bot_max_download_bytes)
+                if isinstance(data, str):
+                    await message.reply_text(data, do_quote=True)
+                    return
+                options = svc.prefs.get(message.from_user.id).options(k=svc.config.k)
+                result = await svc.pool.run(svc.engine.look, data, f"telegram:{job.file_id}",
+                                            options)
+            svc.prefs.count("requests")
+            await send_result(message, context, result, data)
+    except Exception:
+        log.exception("error while answering a photo")
+        with contextlib.suppress(TelegramError):
+            await message.reply_text(cards.SOMETHING_WRONG, do_quote=True)
+
+
+async def farewell(svc: Services, timeout: float) -> None:
+    """At shutdown: answer what can be answered in `timeout` s, and ask for the rest again."""
+    for job in await svc.queue.drain(timeout):
+        with contextlib.suppress(TelegramError):
+            await job.message.reply_text(cards.RESTARTING, do_quote=True)
+
+
+async def download(context: ContextTypes.DEFAULT_TYPE, file_id: str, limit: int) -> bytes | str:
+    """The file's bytes, or the message to send when Telegram won't hand it over."""
+    try:
+        tg_file = await context.bot.get_file(file_id)
+        if tg_file.file_size and tg_file.file_size > limit:
+            return cards.too_large(limit)
+        return bytes(await tg_file.download_as_bytearray())
+    except BadRequest as exc:
+        if "too big" in str(exc).lower():
+            return cards.too_large(limit)
+        log.warning("download refused: %s", exc)
+        return cards.DOWNLOAD_FAILED
+    except TelegramError as exc:
+        log.warning("download failed: %s", exc)
+        return cards.DOWNLOAD_FAILED
+
+
+@contextlib.asynccontextmanager
+async def chat_action(context: ContextTypes.DEFAULT_TYPE, chat_id: int, action: str
+                      ) -> AsyncIterator[None]:
+    """Show "sending photo…" until the block ends (Telegram clears it after ~5 s)."""
+    async def keep_showing() -> None:
+        while True:
+            with contextlib.suppress(TelegramError):
+                await context.bot.send_chat_action(chat_id, action)
+            await asyncio.sleep(4.5)
+
+    task = asyncio.get_running_loop().create_task(keep_showing())
+    try:
+        yield
+    finally:
+        task.cancel()
