@@ -96,6 +96,9 @@ class Config(SharedPaths):
     detector_runtime: Literal["onnx", "torch"] = setting("onnx", "LOOKBOT_DETECTOR_RUNTIME",
         "run the detectors with onnx (ONNX Runtime, exported once into models_dir/cache) or "
         "torch; onnx falls back to torch when it is not installed")
+    embedder_runtime: Literal["onnx", "torch"] = setting("onnx", "LOOKBOT_EMBEDDER_RUNTIME",
+        "run the embedding backbone with onnx (ONNX Runtime, exported once into models_dir/cache) "
+        "or torch; onnx falls back to torch when it is not installed")
     gate_visibility: float = setting(0.5, "LOOKBOT_GATE_VISIBILITY",
         "minimum MediaPipe visibility of the eyes", ge=0, le=1)
     gate_foot_visibility: float = setting(0.4, "LOOKBOT_GATE_FOOT_VISIBILITY",

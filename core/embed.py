@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 BACKBONES = ("efficientnet_lite2", "resnet50")
 BACKBONE_FILE = "backbone.pt"  # fine-tuned EfficientNet-Lite2 weights in models_dir (optional)
 HEAD_FILE = "embedding_head.pt"  # the trained fashion head in models_dir (optional)
+MODELS_CACHE = Path(__file__).resolve().parent.parent / "data" / "models" / "cache"
 
 
 class EmbedderUnavailable(RuntimeError):
@@ -87,6 +88,7 @@ class Backbone(torch.nn.Module):
                                           f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
             if weights is not None:
                 self.weights_id = hashlib.sha1(path.read_bytes()).hexdigest()[:10]
+            self.weights_path = path
             self.features = net.extract_features
             self.net = net
             self.dim = 1280
@@ -106,6 +108,7 @@ class Backbone(torch.nn.Module):
             net = torchvision.models.resnet50()
             net.load_state_dict(torch.load(cached, map_location="cpu", weights_only=True))
             net.fc = torch.nn.Identity()
+            self.weights_path = cached
             self.net = net
             self.features = None
             self.dim = 2048
@@ -140,12 +143,24 @@ class Embedder:
 
     def __init__(self, backbone: str = "efficientnet_lite2", head_path: Optional[Path] = None,
                  threads: Optional[int] = None, backbone_weights: Optional[Path] = None,
-                 drop_mismatched_head: bool = False):
+                 drop_mismatched_head: bool = False, runtime: str = "torch",
+                 onnx_cache: Optional[Path] = None):
         """A head trained on another backbone's features raises HeadMismatch, or with
-        `drop_mismatched_head` is left out with a warning."""
+        `drop_mismatched_head` is left out with a warning. `runtime` "onnx" runs the backbone
+        under ONNX Runtime (exported once into `onnx_cache`), falling back to torch on failure."""
         if threads:
             torch.set_num_threads(threads)
         self.backbone = Backbone(backbone, backbone_weights)
+        self.onnx = None
+        if runtime == "onnx":
+            try:
+                from .embed_onnx import OnnxBackbone
+
+                self.onnx = OnnxBackbone(self.backbone, self.backbone.weights_path,
+                                         onnx_cache or MODELS_CACHE, threads)
+            except Exception as exc:  # onnxruntime missing, or the export failed
+                log.warning("embedding backbone under PyTorch: ONNX unavailable (%s)", exc)
+        self.runtime = "onnx" if self.onnx is not None else "torch"
         self.head = None
         self.head_id = "none"
         if head_path is not None and Path(head_path).exists():
@@ -167,13 +182,14 @@ class Embedder:
         self.dim = self.head.out_dim if self.head is not None else self.backbone.dim
 
     @classmethod
-    def from_config(cls, config, head: bool = True) -> "Embedder":
+    def from_config(cls, config, head: bool = True, threads: Optional[int] = None) -> "Embedder":
         """The embedder `config` asks for: its backbone, the fine-tuned backbone weights and the
         trained head from `models_dir` when present and switched on (`head=False`: no head)."""
         head_path = config.models_dir / HEAD_FILE if head and config.use_embedding_head else None
         # e.g. the tuned backbone switched off under its own head: embed without the head
         return cls(config.backbone, head_path=head_path, backbone_weights=tuned_backbone_file(config),
-                   drop_mismatched_head=True)
+                   drop_mismatched_head=True, runtime=config.embedder_runtime, threads=threads,
+                   onnx_cache=Path(config.models_dir) / "cache")
 
     @property
     def version(self) -> str:
@@ -196,6 +212,8 @@ class Embedder:
         if not crops:
             return np.zeros((0, self.backbone.dim), dtype=np.float32)
         batch = to_batch(crops, self.backbone.size)
+        if self.onnx is not None:
+            return self.onnx(batch)
         return self.backbone(batch).numpy().astype(np.float32)
 
     def from_features(self, feats: np.ndarray, crops: Optional[Sequence[Image.Image]] = None
