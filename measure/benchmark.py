@@ -27,6 +27,7 @@ import numpy as np
 
 from .bench_index import annoy_bench, real_vectors, rss_mb, summarise
 from .bench_report import plot_bench
+from .bench_speed import embedder_runtimes, real_crops, seed_embedding_ms, speed_goals
 from core.config import REPO_ROOT, SHARED_PEOPLE, Config
 from .eval_data import machine
 from core.records import LOOK_STAGES
@@ -240,6 +241,11 @@ def run_bench(config: Optional[Config] = None, photos_dir: Path = DEFAULT_PHOTOS
             log.info("bench: embedding throughput on %d catalog images", len(imgs))
             report["embedding"] = embedding_throughput(engine.embedder, imgs)
     report["memory"]["after_pipeline"] = rss_mb()
+    if "pipeline" in parts:  # the goals as ratios to the seed's embedding step, timed in this run
+        crops = real_crops(engine, photos)
+        seed_ms = seed_embedding_ms(crops)
+        report["embedder_runtimes"] = embedder_runtimes(config, crops)
+        report["goals"] = speed_goals(report, seed_ms)
 
     if "index" in parts:
         log.info("bench: Annoy at sizes %s", list(index_sizes))
