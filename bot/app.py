@@ -205,12 +205,24 @@ def protect_token(token: str) -> None:
         handler.addFilter(redact)
 
 
-def run(config: Config, token: str) -> int:
-    """Load the engine once, then poll (default) or serve the webhook until stopped."""
+def load_engine(config: Config):
+    """The engine in this process, or a thin client of a `lookbot serve` app: same calls."""
+    if config.engine_url:
+        from core.remote import RemoteEngine
+
+        engine = RemoteEngine(config.engine_url, timeout=config.engine_timeout)
+        log.info("engine service %s (embedding %s)", config.engine_url, engine.embedding_version)
+        return engine
     from core.pipeline import Engine
 
+    return Engine(config)
+
+
+def run(config: Config, token: str) -> int:
+    """Load the engine once (or reach the engine service at LOOKBOT_ENGINE_URL), then poll
+    (default) or serve the webhook until stopped."""
     try:
-        engine = Engine(config)
+        engine = load_engine(config)
     except Exception as exc:  # no index yet, or models missing: one clear line, no traceback
         print(f"lookbot bot: cannot load the engine: {exc}", file=sys.stderr)
         return 1

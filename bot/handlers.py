@@ -155,7 +155,7 @@ async def send_result(message: Message, context: ContextTypes.DEFAULT_TYPE, resu
         await message.reply_text(cards.summary(result), parse_mode=HTML, do_quote=True)
     budget = svc.prefs.get(message.from_user.id).budget if message.from_user else None
     for article in result.articles:
-        shown = Shown(article.detection.category, article.vector, 0, svc.engine.embedder.version)
+        shown = Shown(article.detection.category, article.vector, 0, svc.engine.embedding_version)
         await send_card(message.chat_id, context, shown, article.products, budget)
 
 
@@ -193,7 +193,7 @@ async def more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """"More like this": the next k products like one article."""
     query, svc = update.callback_query, services(context)
     shown: Optional[Shown] = context.user_data.get("looks", {}).get(query.data.split(":", 1)[1])
-    if shown is None or shown.embedding != svc.engine.embedder.version:
+    if shown is None or shown.embedding != svc.engine.embedding_version:
         await query.answer(cards.EXPIRED, show_alert=True)
         return
     await query.answer()

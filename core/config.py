@@ -121,6 +121,21 @@ class Config(SharedPaths):
     search_k_factor: int = setting(20, "LOOKBOT_SEARCH_K_FACTOR",
         "Annoy search_k = k * trees * this factor", gt=0)
 
+    # --- the engine as a service on Ray (core/service.py, core/remote.py) ---
+    engine_url: str = setting("", "LOOKBOT_ENGINE_URL",
+        "URL of a `lookbot serve` app the bot sends looks to; empty: the engine runs inside the "
+        "bot process")
+    engine_timeout: float = setting(60.0, "LOOKBOT_ENGINE_TIMEOUT",
+        "seconds the bot waits for the engine service to answer one call", gt=0)
+    serve_port: int = setting(8000, "LOOKBOT_SERVE_PORT", "HTTP port of `lookbot serve`",
+                              gt=0, lt=65536)
+    serve_min_replicas: int = setting(1, "LOOKBOT_SERVE_MIN_REPLICAS",
+        "fewest engine replicas `lookbot serve` keeps (autoscaling's lower bound)", ge=1)
+    serve_max_replicas: int = setting(1, "LOOKBOT_SERVE_MAX_REPLICAS",
+        "most engine replicas; above the minimum, Ray Serve autoscales between the two", ge=1)
+    serve_replica_cpus: float = setting(1.0, "LOOKBOT_SERVE_REPLICA_CPUS",
+        "CPUs Ray reserves for each engine replica", gt=0)
+
     # --- catalog crawler (scraper/) and its nightly refresh ---
     selenium_url: str = setting("", "LOOKBOT_SELENIUM_URL",
         "Selenium Grid URL for the crawl; empty: local headless Chromium")

@@ -5,7 +5,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 from PIL import Image
@@ -40,14 +40,44 @@ def load_catalog_image(path: Path) -> Optional[Image.Image]:
         return None
 
 
+Store = Callable[[dict, dict], None]  # (new raw features, new vectors) by image sha1 -> catalog
+EmbedTodo = Callable[[list, dict, Store], None]  # ([(sha1, path)], known features, store)
+
+
+def embed_local(embedder: Embedder, items: list[tuple[str, Path]], features: dict,
+                store: Store, batch_size: int = 64, progress: bool = True) -> None:
+    """Embed `items` in batches in this process; the CNN runs only where no features are stored."""
+    bar = tqdm(total=len(items), desc="embedding", unit="img", disable=not progress)
+    for i in range(0, len(items), batch_size):
+        chunk = items[i:i + batch_size]
+        images, shas_ok = [], []
+        for sha, path in chunk:
+            image = load_catalog_image(path)
+            if image is not None:
+                images.append(image)
+                shas_ok.append(sha)
+        if images:
+            need = [j for j, sha in enumerate(shas_ok) if sha not in features]
+            new_feats = {}
+            if need:
+                fresh = embedder.backbone_features([images[j] for j in need])
+                new_feats = {shas_ok[j]: f for j, f in zip(need, fresh)}
+                features.update(new_feats)
+            feats = np.stack([features[sha] for sha in shas_ok]).astype(np.float32)
+            store(new_feats, dict(zip(shas_ok, embedder.from_features(feats, images))))
+        bar.update(len(chunk))
+    bar.close()
+
+
 def build_index(config: Config, embedder: Embedder, catalog: Optional[Catalog] = None,
                 batch_size: int = 64, progress: bool = True, keep_features: bool = True,
-                keep_versions: int = 3) -> IndexSummary:
+                keep_versions: int = 3, embed_todo: Optional[EmbedTodo] = None) -> IndexSummary:
     """Embed new or changed product images (keyed by file hash) and switch to a new index.
 
     `keep_features=False` drops the raw backbone features once the vectors exist: a shipped
     catalog is smaller, at the price of a CNN pass when the embedding head changes.
     `keep_versions` older index versions stay on disk for readers still using them.
+    `embed_todo` embeds elsewhere (core/ray_index.py: a Ray Data job); default: `embed_local`.
     """
     start = time.perf_counter()
     catalog = catalog or Catalog(config.catalog_path, config.data_dir)
@@ -73,29 +103,16 @@ def build_index(config: Config, embedder: Embedder, catalog: Optional[Catalog] =
     features = catalog.get_embeddings(sorted(todo), embedder.features_version)
     log.info("%d products with images, %d vectors stored, %d to embed (%d need the CNN)",
              len(rows), len(known), len(todo), sum(s not in features for s in todo))
-    items = list(todo.items())
-    bar = tqdm(total=len(items), desc="embedding", unit="img", disable=not progress)
-    for i in range(0, len(items), batch_size):
-        chunk = items[i:i + batch_size]
-        images, shas_ok = [], []
-        for sha, path in chunk:
-            image = load_catalog_image(path)
-            if image is not None:
-                images.append(image)
-                shas_ok.append(sha)
-        if images:
-            need = [j for j, sha in enumerate(shas_ok) if sha not in features]
-            if need:
-                fresh = embedder.backbone_features([images[j] for j in need])
-                new_feats = {shas_ok[j]: f for j, f in zip(need, fresh)}
-                catalog.put_embeddings(embedder.features_version, new_feats)
-                features.update(new_feats)
-            feats = np.stack([features[sha] for sha in shas_ok]).astype(np.float32)
-            vectors = dict(zip(shas_ok, embedder.from_features(feats, images)))
+    def store(new_feats: dict, vectors: dict) -> None:
+        if new_feats:
+            catalog.put_embeddings(embedder.features_version, new_feats)
+        if vectors:
             catalog.put_embeddings(embedder.version, vectors)
             known.update(vectors)
-        bar.update(len(chunk))
-    bar.close()
+
+    embed = embed_todo or (lambda items, feats, put: embed_local(
+        embedder, items, feats, put, batch_size=batch_size, progress=progress))
+    embed(list(todo.items()), features, store)
     build = IndexBuild(embedding=embedder.version, dim=embedder.dim)
     count = 0
     for row, _, sha in rows:

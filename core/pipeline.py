@@ -108,6 +108,11 @@ class Engine:
         if load_index:
             self.index = self._load_index()
 
+    @property
+    def embedding_version(self) -> str:
+        """What the vectors of looks are, for callers that hold them (core.remote has it too)."""
+        return self.embedder.version
+
     # --- index lifecycle ----------------------------------------------------------------
     def _load_index(self, version: Optional[str] = None) -> CatalogIndex:
         index = CatalogIndex(self.config.index_root, version,

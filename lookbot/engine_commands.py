@@ -1,4 +1,4 @@
-"""The engine's commands: look, detect, similar, index, build-demo, config."""
+"""The engine's commands: look, detect, similar, index, serve, build-demo, config."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -66,17 +66,56 @@ def similar(images, category, gender, k, budget, as_json):
 @click.option("--drop-features", is_flag=True,
               help="drop raw backbone features afterwards (smaller shipped catalog)")
 @click.option("--keep", type=int, default=3, show_default=True, help="index versions kept on disk")
-def index(quiet, drop_features, keep):
+@click.option("--ray", "ray_address", metavar="ADDRESS|local", default=None,
+              help="embed as a Ray Data job on this Ray cluster (local: start one here)")
+@click.option("--actors", type=int, default=2, show_default=True,
+              help="Ray Data actors holding the model (with --ray)")
+def index(quiet, drop_features, keep, ray_address, actors):
     """Embed new catalog images and publish a new index version."""
     from core.embed import Embedder
     from core.indexer import build_index
 
     cfg = config()
+    embed_todo = None
+    if ray_address:
+        from core.ray_index import ray_embedder
+
+        embed_todo = ray_embedder(cfg, ray_address, actors=actors)
     s = build_index(cfg, Embedder.from_config(cfg), progress=not quiet,
-                    keep_features=not drop_features, keep_versions=keep)
+                    keep_features=not drop_features, keep_versions=keep, embed_todo=embed_todo)
     click.echo(f"index {s.version}: {s.products} products ({s.embedded} embedded, {s.reused} "
                f"reused, {s.skipped} skipped) with {s.embedding} in {s.seconds:.1f} s")
     return 0
+
+
+@click.command()
+@click.option("--ray", "ray_address", metavar="ADDRESS|local", default="local", show_default=True,
+              help="Ray cluster address, or local to start one here")
+@click.option("--host", default="127.0.0.1", show_default=True, help="address HTTP binds to")
+@click.option("--port", type=int, default=None, help="HTTP port (default LOOKBOT_SERVE_PORT)")
+@click.option("--replicas", type=int, default=None, help="a fixed number of engine replicas")
+@click.option("--min-replicas", type=int, default=None,
+              help="autoscaling lower bound (default LOOKBOT_SERVE_MIN_REPLICAS)")
+@click.option("--max-replicas", type=int, default=None,
+              help="autoscaling upper bound (default LOOKBOT_SERVE_MAX_REPLICAS)")
+def serve(ray_address, host, port, replicas, min_replicas, max_replicas):
+    """Run the engine as a Ray Serve app: POST /look answers as `lookbot look --json`."""
+    import time
+
+    from core.service import ServeSettings, start_service, stop_service
+
+    cfg = config()
+    low = replicas or min_replicas or cfg.serve_min_replicas
+    high = max(low, replicas or max_replicas or cfg.serve_max_replicas)
+    url = start_service(cfg, ServeSettings(address=ray_address, host=host,
+                                           port=port or cfg.serve_port, min_replicas=low,
+                                           max_replicas=high, replica_cpus=cfg.serve_replica_cpus))
+    click.echo(f"lookbot serve: POST {url}/look (replicas {low}..{high}); Ctrl-C stops")
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        stop_service()
 
 
 @click.command("build-demo")
@@ -107,4 +146,4 @@ def show_config(markdown):
     return 0
 
 
-COMMANDS = [look, detect, similar, index, build_demo, show_config]
+COMMANDS = [look, detect, similar, index, serve, build_demo, show_config]

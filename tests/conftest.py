@@ -27,3 +27,24 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket.socket, "connect", refuse)
     yield
+
+
+@pytest.fixture(scope="session")
+def ray_service():
+    """A local Ray (small: 4 logical CPUs) serving the engine with one replica; its base URL."""
+    pytest.importorskip("ray.serve")
+    from core.config import Config
+    from core.index import current_version
+    from core.service import ServeSettings, connect_ray, start_service, stop_service
+
+    config = Config.from_env()
+    if current_version(config.index_root) is None:
+        pytest.skip(f"no catalog index in {config.index_root}: run `lookbot index`")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    connect_ray("local", num_cpus=4)
+    try:
+        yield start_service(config, ServeSettings(port=port))
+    finally:
+        stop_service()
