@@ -12,6 +12,7 @@ their vectors agree.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any, Sequence
 
@@ -97,6 +98,7 @@ def embedder_runtimes(config, crops: Sequence, repeats: int = 10) -> dict[str, A
 def speed_goals(report: dict[str, Any], seed_ms: float) -> dict[str, Any]:
     """The three goals, each as its measured figure, its goal and whether it is met."""
     goals: dict[str, Any] = {"seed_embedding_ms": seed_ms,
+                             "load_average_1m": round(os.getloadavg()[0], 2),  # contention
                              "seed_note": "ResNet-50, random init (same compute as the seed's "
                                           f"ImageNet one), {SEED_CROPS} crops at 224 px, "
                                           f"{SEED_THREADS} torch threads"}
@@ -125,7 +127,7 @@ def format_speed(report: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     if g:
         lines += ["", f"Goals (one run; seed embedding step {g['seed_embedding_ms']} ms: "
-                      f"{g['seed_note']})"]
+                      f"{g['seed_note']}; load average {g.get('load_average_1m')})"]
         for key, label in (("look_over_seed_embedding", "look p50 / seed embedding"),
                            ("throughput", "throughput, photos/s"), ("memory", "RSS, MiB")):
             if key in g:
