@@ -105,6 +105,9 @@ class Config(SharedPaths):
         "minimum mean MediaPipe visibility of heel and toe, per foot", ge=0, le=1)
     gate_min_height: float = setting(0.40, "LOOKBOT_GATE_MIN_HEIGHT",
         "minimum mean eye-to-heel vertical distance, as a fraction of image height", ge=0, le=1)
+    gate_shoe_score: float = setting(0.25, "LOOKBOT_GATE_SHOE_SCORE",
+        "minimum detector score of a footwear box that shows feet MediaPipe is unsure of",
+        ge=0, le=1)
     gate_margin: float = setting(0.0, "LOOKBOT_GATE_MARGIN",
         "how far inside the frame (fraction of size) eyes and heels must lie", ge=0, le=0.5)
     max_image_pixels: int = setting(40_000_000, "LOOKBOT_MAX_IMAGE_PIXELS",

@@ -130,15 +130,17 @@ class FusedDetector:
         cross = float(getattr(config, "fusion_cross_iou", 0.9))
         self.cross_iou = cross if cross > 0 else None
 
-    def detect(self, image, verdict=None, min_score: Optional[float] = None) -> list[Detection]:
+    def detect(self, image, verdict=None, min_score: Optional[float] = None,
+               raw: Optional[Sequence[Detection]] = None) -> list[Detection]:
         """Fused detections; pose regions only fill in on a photo the gate judged a full shot.
 
         `min_score` overrides the configured threshold (`lookbot detect` uses 0.01 to measure).
+        `raw`: the trained detector's boxes on this image when the gate already ran it.
         """
         full_shot = bool(verdict is not None and verdict.full_shot)
         pose = self.pose.detect(image, verdict) if full_shot else []
         threshold = self.min_score if min_score is None else min_score
-        yolo = self.yolo.detect(image, verdict)
+        yolo = list(raw) if raw is not None else self.yolo.detect(image, verdict)
         person = person_box(verdict.landmarks) if full_shot else None
         if person is not None:
             yolo = [d for d in yolo if inside_fraction(d.box, person) >=

@@ -1,14 +1,21 @@
-"""Full-shot gate: MediaPipe Pose decides whether one person stands head to toe in frame."""
+"""Full-shot gate: MediaPipe Pose decides whether one person stands head to toe in frame.
+
+Feet are the hard part: MediaPipe is unsure of feet under wide trousers, a maxi dress or a long
+skirt, while it places them where they are. When the only doubt is the feet and their landmarks lie
+inside the frame, below the knees, on legs as long as a standing person's, `judge` answers
+"feet_unsure" and the caller gathers the detector's footwear boxes (core.pipeline.Engine.check_gate):
+a shoe at the bottom of the person, or legs that end well above the bottom edge, settle it.
+"""
 from __future__ import annotations
 
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
-from .records import GateVerdict
+from .records import Box, GateVerdict
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +33,8 @@ MESSAGES: dict[str, str] = {
                          "head to toe.",
     "feet_out_of_frame": "I can't see the feet: please send a photo that shows the whole body, "
                          "head to toe.",
+    "feet_unsure": "I'm not sure the feet are in this photo: please send a photo that shows the "
+                   "whole body, head to toe.",
     "not_upright": "The person doesn't seem to be standing up. Please send a photo of someone "
                    "standing, head to toe.",
     "person_too_small": "The person is too small in this photo. Please send a photo where they "
@@ -43,6 +52,13 @@ class GateThresholds:
     margin: float = 0.0  # eyes and heels must lie this far inside the frame
     feet_slack: float = 0.08  # heels may lie this far (of the height) below the bottom edge
     min_body_to_torso: float = 2.3  # eye-to-heel height / shoulder-to-hip height when standing
+    # Feet MediaPipe is unsure of (covered by a hem) count when the legs are those of a standing
+    # person, hip to heel at least this many torsos: cut at the shins they are shorter.
+    min_leg_to_torso: float = 1.2
+    # Unsure feet with no shoe box must end this far (of the height) above the bottom edge.
+    covered_feet_margin: float = 0.03
+    # A shoe box counts as the feet when its centre lies this close to a foot, in torso heights.
+    shoe_reach: float = 0.35
     min_detection_confidence: float = 0.5
 
 
@@ -80,9 +96,13 @@ class PoseGate:
     def check(self, rgb: np.ndarray) -> GateVerdict:
         return self.judge(self.landmarks(rgb), rgb.shape[1], rgb.shape[0])
 
-    def judge(self, lms: Optional[list[tuple[float, float, float]]], width: int, height: int
-              ) -> GateVerdict:
-        """The gate's rules on given landmarks; separate from MediaPipe so they can be tested."""
+    def judge(self, lms: Optional[list[tuple[float, float, float]]], width: int, height: int,
+              shoes: Optional[Sequence[Box]] = None) -> GateVerdict:
+        """The gate's rules on given landmarks; separate from MediaPipe so they can be tested.
+
+        `shoes`: the detector's footwear boxes (pixels of the same image), or None when the
+        detector has not run. Feet MediaPipe is unsure of give "feet_unsure" without them.
+        """
         t = self.thresholds
         if lms is None:
             return verdict("no_person")
@@ -106,7 +126,8 @@ class PoseGate:
             return verdict("no_person", lms)
         if not (seen(L_EYE) and seen(R_EYE)):
             return verdict("head_out_of_frame", lms)
-        if not (foot_seen(L_HEEL, L_TOE) and foot_seen(R_HEEL, R_TOE)):
+        feet_seen = foot_seen(L_HEEL, L_TOE) and foot_seen(R_HEEL, R_TOE)
+        if not feet_seen and not legs_reach_frame(lms, width, height, t):
             return verdict("feet_out_of_frame", lms)
         drops = [lms[L_HEEL][1] - lms[L_EYE][1], lms[R_HEEL][1] - lms[R_EYE][1]]
         spans = [abs(lms[L_HEEL][0] - lms[L_EYE][0]), abs(lms[R_HEEL][0] - lms[R_EYE][0])]
@@ -119,4 +140,62 @@ class PoseGate:
             return verdict("not_upright", lms)
         if float(np.mean(drops)) < t.min_height * height:
             return verdict("person_too_small", lms)
+        # Feet placed below the bottom edge are seen in photos cut through the shoes, and in
+        # photos cut at the ankles or shins: only a shoe box at the feet tells them apart.
+        if not feet_seen or lowest_foot(lms) > height:
+            if shoes is None:
+                return verdict("feet_unsure", lms)
+            hidden = not feet_seen and feet_clear_of_edge(lms, height, t)
+            if not (hidden or shoes_at_feet(lms, shoes, t)):
+                return verdict("feet_out_of_frame", lms)
         return verdict("ok", lms)
+
+
+FEET = ((L_ANKLE, L_HEEL, L_TOE), (R_ANKLE, R_HEEL, R_TOE))
+
+
+def _torso(lms) -> float:
+    return (lms[L_HIP][1] + lms[R_HIP][1]) / 2 - (lms[L_SHOULDER][1] + lms[R_SHOULDER][1]) / 2
+
+
+def legs_reach_frame(lms, width: int, height: int, t: GateThresholds) -> bool:
+    """Feet placed inside the frame, below the knees, on legs of a standing person's length.
+
+    Cut at the knees or shins, MediaPipe places the feet below the bottom edge or squashes the
+    legs; these are the photos whose feet are only hidden, which other evidence may settle.
+    """
+    torso = _torso(lms)
+    if torso <= 0:
+        return False
+    hip_y = (lms[L_HIP][1] + lms[R_HIP][1]) / 2
+    for (ankle, heel, toe), knee in zip(FEET, (L_KNEE, R_KNEE)):
+        for i in (ankle, heel, toe):
+            x, y, _ = lms[i]
+            if not (0 <= x <= width and lms[knee][1] < y <= height):
+                return False
+        if lms[knee][1] <= hip_y or lms[heel][1] - hip_y < t.min_leg_to_torso * torso:
+            return False
+    return True
+
+
+def shoes_at_feet(lms, shoes: Sequence[Box], t: GateThresholds) -> bool:
+    """A footwear box centred near either foot (ankle, heel or toe), below the knees."""
+    reach = t.shoe_reach * _torso(lms)
+    knee_y = max(lms[L_KNEE][1], lms[R_KNEE][1])
+    for x1, y1, x2, y2 in shoes:
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        if cy <= knee_y:
+            continue
+        if any(np.hypot(cx - lms[i][0], cy - lms[i][1]) <= reach for foot in FEET for i in foot):
+            return True
+    return False
+
+
+def lowest_foot(lms) -> float:
+    """The y of the lowest ankle, heel or toe landmark."""
+    return max(lms[i][1] for foot in FEET for i in foot)
+
+
+def feet_clear_of_edge(lms, height: int, t: GateThresholds) -> bool:
+    """Both feet end above the bottom edge by a margin: a hem covers them, the frame does not."""
+    return lowest_foot(lms) <= height * (1 - t.covered_feet_margin)

@@ -99,6 +99,7 @@ class Engine:
         self.gate = PoseGate(GateThresholds(
             visibility=c.gate_visibility, foot_visibility=c.gate_foot_visibility,
             min_height=c.gate_min_height, margin=c.gate_margin))
+        self.shoe_score = c.gate_shoe_score
         self.detector: Detector = build_detector(c)
         self.embedder = Embedder.from_config(c)
         self.catalog = Catalog(c.catalog_path, c.data_dir)
@@ -145,9 +146,32 @@ class Engine:
         return decode(data, max_bytes=c.max_image_bytes, max_pixels=c.max_image_pixels,
                       work_side=c.work_side)
 
+    def check_gate(self, photo: Photo) -> tuple[GateVerdict, Optional[list[Detection]]]:
+        """The gate's verdict, and the detector's raw boxes when it had to run to reach it.
+
+        The detector runs here only when the gate's one doubt is feet MediaPipe cannot see but
+        places in frame; its footwear boxes settle it, and `detect_photo` reuses its boxes.
+        """
+        verdict = self.gate.check(photo.rgb)
+        if verdict.reason != "feet_unsure":
+            return verdict, None
+        trained = getattr(self.detector, "yolo", None)  # None: pose regions only, no shoe boxes
+        raw: list[Detection] = []
+        if trained is not None:
+            with self._detector_lock:
+                raw = trained.detect(photo.rgb, None)
+        shoes = [d.box for d in raw if d.category == "footwear" and d.score >= self.shoe_score]
+        h, w = photo.rgb.shape[:2]
+        return (self.gate.judge(verdict.landmarks, w, h, shoes=shoes),
+                raw if trained is not None else None)
+
     def detect_photo(self, photo: Photo, verdict: Optional[GateVerdict],
-                     min_score: Optional[float] = None) -> list[Detection]:
+                     min_score: Optional[float] = None,
+                     raw: Optional[list[Detection]] = None) -> list[Detection]:
+        """`raw`: the trained detector's boxes when `check_gate` already ran it on this photo."""
         with self._detector_lock:
+            if raw is not None and hasattr(self.detector, "yolo"):
+                return self.detector.detect(photo.rgb, verdict, min_score=min_score, raw=raw)
             return self.detector.detect(photo.rgb, verdict, min_score=min_score)
 
     def search(self, vector: np.ndarray, category: str, options: SearchOptions,
@@ -195,7 +219,7 @@ class Engine:
         timings["decode"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        verdict = self.gate.check(image.rgb)
+        verdict, raw = self.check_gate(image)
         timings["gate"] = time.perf_counter() - t
         result = LookResult(photo, verdict, width=image.width, height=image.height,
                             timings=timings)
@@ -203,7 +227,7 @@ class Engine:
             return result
 
         t = time.perf_counter()
-        groups = articles_of(self.detect_photo(image, verdict))
+        groups = articles_of(self.detect_photo(image, verdict, raw=raw))
         timings["detect"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -233,8 +257,9 @@ class Engine:
             image = self.decode(data)
         except BadImage as exc:
             return DetectResult(photo, exc.reason, exc.message)
-        verdict = self.gate.check(image.rgb)
-        dets = [d for d in self.detect_photo(image, verdict, min_score=0.01) if d.score >= 0.01]
+        verdict, raw = self.check_gate(image)
+        dets = [d for d in self.detect_photo(image, verdict, min_score=0.01, raw=raw)
+                if d.score >= 0.01]
         dets = scale_detections(dets, image.scale, image.width, image.height)
         return DetectResult(photo, "ok", "", sorted(dets, key=lambda d: -d.score))
 

@@ -64,12 +64,12 @@ def eval_detector(engine, config: Config, ccp_dir: Path, limit: Optional[int]) -
     seconds: dict[str, float] = defaultdict(float)
     if truth:  # warm-up, so the first photo's model set-up is not timed
         first = engine.decode((Path(ccp_dir) / "photos" / next(iter(truth))).read_bytes())
-        first_verdict = engine.gate.check(first.rgb)
+        first_verdict, _ = engine.check_gate(first)
         for det in variants.values():
             det.detect(first.rgb, first_verdict)
     for name in progress(list(truth), "detector"):
         image = engine.decode((Path(ccp_dir) / "photos" / name).read_bytes())
-        verdict = engine.gate.check(image.rgb)
+        verdict, _ = engine.check_gate(image)
         for vname, det in variants.items():
             t = time.perf_counter()
             dets = det.detect(image.rgb, verdict)

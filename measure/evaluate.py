@@ -48,7 +48,7 @@ from typing import Any, Optional, Sequence
 from core.config import REPO_ROOT, Config
 from .eval_data import DEFAULT_CATALOG_DIR, DEFAULT_CCP_DIR, DEFAULT_PEOPLE_DIR, machine
 from .eval_detector import eval_detector
-from .eval_gate import eval_gate
+from .eval_gate import CUTS, eval_gate, eval_gate_ccp
 from .eval_metrics import GOALS
 from .eval_retrieval import eval_retrieval
 from core.records import CATEGORIES
@@ -90,6 +90,7 @@ def _run_eval(config, out_dir, people_dir, ccp_dir, limit, catalog_dir, parts, k
     if "gate" in parts:
         log.info("eval: gate on %s", people_dir)
         report["gate"] = eval_gate(engine, Path(people_dir), limit)
+        report["gate"]["ccp"] = eval_gate_ccp(engine, config.models_dir, Path(ccp_dir), limit)
     if "detector" in parts:
         log.info("eval: detector on CCP validation photos")
         report["detector"] = eval_detector(engine, config, Path(ccp_dir), limit)
@@ -127,13 +128,19 @@ def format_eval(report: dict[str, Any]) -> str:
                   f"  {'not_fullshot':<14}{c['not_fullshot']['pass']:>6}"
                   f"{c['not_fullshot']['reject']:>8}",
                   f"  accuracy {_f(g['accuracy'])}  full shots passed {_f(g['fullshot_pass_rate'])}"
-                  f"  others refused {_f(g['not_fullshot_reject_rate'])}  (goal 0.95 both: "
-                  f"{_goal(g['goal_met'])})"]
+                  f"  others refused {_f(g['not_fullshot_reject_rate'])}  (goal "
+                  f"{GOALS['gate_fullshot_pass']} both: {_goal(g['goal_met'])})"]
         if g["false_rejection_reasons"]:
             lines.append("  false rejections by reason: " + ", ".join(
                 f"{k} {v}" for k, v in g["false_rejection_reasons"].items()))
         for k, v in g.get("unlabelled_folders", {}).items():
             lines.append(f"  {k} (no right answer): pass {v['pass']}, reject {v['reject']}")
+        cc = g.get("ccp")
+        if cc:
+            lines.append(f"  CCP full shots ({cc['n_photos']}, {cc['split']}): passed "
+                         f"{cc['passed']}/{cc['n_photos']} = {_f(cc['fullshot_pass_rate'])}")
+            for k, v in cc["cut"].items():
+                lines.append(f"    the same {CUTS[k]}: refused {_f(v['reject_rate'])} of {v['n']}")
     d = report.get("detector")
     if d:
         lines += ["", f"Detector ({d['n_photos']} photos, {d['split']})", f"  {d.get('note', '')}",

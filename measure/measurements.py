@@ -23,6 +23,7 @@ def measurements_markdown(ev: Optional[dict[str, Any]], bench: Optional[dict[str
                           bench_cmd: str = "lookbot bench --json --out runs/bench",
                           note: str = "") -> str:
     """The "Quality" and "Speed" tables of docs/MEASUREMENTS.md, from eval.json and bench.json."""
+    from .eval_gate import CUTS
     from .eval_metrics import GOALS
 
     out: list[str] = []
@@ -36,15 +37,25 @@ def measurements_markdown(ev: Optional[dict[str, Any]], bench: Optional[dict[str
         g = ev.get("gate")
         if g:
             c = g["confusion"]
+            full_goal, other_goal = GOALS["gate_fullshot_pass"], GOALS["gate_not_fullshot_reject"]
             out += [f"| gate: full shots passed ({c['fullshot']['pass']}/"
                     f"{c['fullshot']['pass'] + c['fullshot']['reject']}) | "
-                    f"{_n(g['fullshot_pass_rate'])} | 0.95 | "
-                    f"{_met(None if g['fullshot_pass_rate'] is None else g['fullshot_pass_rate'] >= 0.95)} |",
+                    f"{_n(g['fullshot_pass_rate'])} | {full_goal} | "
+                    f"{_met(None if g['fullshot_pass_rate'] is None else g['fullshot_pass_rate'] >= full_goal)} |",
                     f"| gate: other photos refused ({c['not_fullshot']['reject']}/"
                     f"{c['not_fullshot']['pass'] + c['not_fullshot']['reject']}) | "
-                    f"{_n(g['not_fullshot_reject_rate'])} | 0.95 | "
-                    f"{_met(None if g['not_fullshot_reject_rate'] is None else g['not_fullshot_reject_rate'] >= 0.95)} |",
+                    f"{_n(g['not_fullshot_reject_rate'])} | {other_goal} | "
+                    f"{_met(None if g['not_fullshot_reject_rate'] is None else g['not_fullshot_reject_rate'] >= other_goal)} |",
                     f"| gate: accuracy | {_n(g['accuracy'])} | | |"]
+            cc = g.get("ccp")
+            if cc:
+                rate = cc["fullshot_pass_rate"]
+                out.append(f"| gate: CCP validation full shots passed ({cc['passed']}/"
+                           f"{cc['n_photos']}) | {_n(rate)} | {full_goal} | "
+                           f"{_met(None if rate is None else rate >= full_goal)} |")
+                for k, v in cc["cut"].items():
+                    out.append(f"| gate: the same photos {CUTS[k]}, refused "
+                               f"(of {v['n']}) | {_n(v['reject_rate'])} | | |")
         d = ev.get("detector")
         if d:
             for v, fig in d["variants"].items():

@@ -27,8 +27,9 @@ PANEL_HEIGHT = 500
 def panel(engine: Engine, path: Path, labels) -> Image.Image:
     data = path.read_bytes()
     photo = engine.decode(data)
-    verdict = engine.gate.check(photo.rgb)
-    dets = scale_detections(engine.detect_photo(photo, verdict), photo.scale, photo.width, photo.height)
+    verdict, raw = engine.check_gate(photo)
+    dets = scale_detections(engine.detect_photo(photo, verdict, raw=raw), photo.scale, photo.width,
+                            photo.height)
     image = render(data, dets, max_side=max(photo.width, photo.height))
     draw = ImageDraw.Draw(image)
     for _, box in labels:

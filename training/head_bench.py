@@ -35,8 +35,9 @@ def bench_head(config: Config, head_path: Optional[Path] = None, photos_dir: Opt
         for _ in range(rounds if path == photos[0] else 1):
             t = time.perf_counter()
             image = engine.decode(data)
-            verdict = engine.gate.check(image.rgb)
-            groups = articles_of(engine.detect_photo(image, verdict)) if verdict.full_shot else []
+            verdict, raw = engine.check_gate(image)
+            groups = articles_of(engine.detect_photo(image, verdict, raw=raw)) \
+                if verdict.full_shot else []
             best = min(best, time.perf_counter() - t)
         crops = [crop(image, d.box) for g in groups for d in g]
         if not crops:
