@@ -46,7 +46,8 @@ def evaluate(as_json, out, people, ccp, limit, parts):
               help="Annoy sizes to measure, e.g. 10000,100000,1000000 (1M takes GBs and many minutes)")
 @click.option("--limit", type=int, default=None, help="at most N photos (quick run)")
 @click.option("--parts", default="pipeline,throughput,embedding,index", show_default=True,
-              help="comma-separated subset of pipeline,throughput,embedding,index")
+              help="comma-separated subset of pipeline,throughput,embedding,index; scale (on "
+                   "request) adds Ray Serve with 1 and 2 replicas and Ray Data's embedding rate")
 def bench(as_json, out, photos, concurrency, index_sizes, limit, parts):
     """Measure latency, throughput through the bot's worker pool, index and memory figures."""
     from measure.bench_pool import bot_pool

@@ -6,6 +6,7 @@ from typing import Any
 
 from core.records import LOOK_STAGES
 
+from .bench_scale import format_scale
 from .bench_speed import format_speed
 
 
@@ -91,7 +92,7 @@ def format_bench(report: dict[str, Any]) -> str:
         lines.append(f"Memory with all models loaded: RSS {a.get('rss_mb')} MiB, peak "
                      f"{a.get('peak_rss_mb')} MiB (whole run peak "
                      f"{mem.get('end', {}).get('peak_rss_mb')} MiB)")
-    lines += format_speed(report)
+    lines += format_speed(report) + format_scale(report)
     ix = report.get("index")
     if ix:
         kk = "recall_at_" + str(ix["k"])

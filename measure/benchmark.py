@@ -247,6 +247,11 @@ def run_bench(config: Optional[Config] = None, photos_dir: Path = DEFAULT_PHOTOS
         report["embedder_runtimes"] = embedder_runtimes(config, crops)
         report["goals"] = speed_goals(report, seed_ms)
 
+    if "scale" in parts:  # on request: it starts a local Ray and replicas of the engine
+        from .bench_scale import scale_bench
+
+        report["scale"] = scale_bench(config, photos, requests=max(8, 2 * len(photos[:12])),
+                                      images=64 if limit else 256)
     if "index" in parts:
         log.info("bench: Annoy at sizes %s", list(index_sizes))
         report["index"] = annoy_bench(engine.embedder.dim, index_sizes, config.annoy_trees,
