@@ -1,6 +1,7 @@
 """Telegram handlers: each reads the update, calls the engine through the worker pool, replies."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import uuid
@@ -146,17 +147,25 @@ async def send_result(message: Message, context: ContextTypes.DEFAULT_TYPE, resu
     if not result.articles:
         await message.reply_text(cards.NO_ARTICLES, do_quote=True)
         return
-    boxed = await svc.pool.run(boxed_jpeg, data, [a.detection for a in result.articles]) \
-        if svc.config.bot_draw_boxes else None
-    if boxed is not None:
-        await message.reply_photo(boxed, caption=cards.summary(result), parse_mode=HTML,
-                                  do_quote=True)
-    else:
-        await message.reply_text(cards.summary(result), parse_mode=HTML, do_quote=True)
     budget = svc.prefs.get(message.from_user.id).budget if message.from_user else None
-    for article in result.articles:
-        shown = Shown(article.detection.category, article.vector, 0, svc.engine.embedding_version)
-        await send_card(message.chat_id, context, shown, article.products, budget)
+    shown = [Shown(a.detection.category, a.vector, 0, svc.engine.embedding_version)
+             for a in result.articles]
+    # Every card renders in the pool while the boxed photo is drawn and sent: PIL work off the path
+    renders = [start_card(context, s, a.products) for s, a in zip(shown, result.articles)]
+    try:
+        boxed = await svc.pool.run(boxed_jpeg, data, [a.detection for a in result.articles]) \
+            if svc.config.bot_draw_boxes else None
+        if boxed is not None:
+            await message.reply_photo(boxed, caption=cards.summary(result), parse_mode=HTML,
+                                      do_quote=True)
+        else:
+            await message.reply_text(cards.summary(result), parse_mode=HTML, do_quote=True)
+        for one, article, rendering in zip(shown, result.articles, renders):
+            await send_card(message.chat_id, context, one, article.products, budget, rendering)
+    finally:
+        for rendering in renders:
+            if rendering is not None and not rendering.done():
+                rendering.cancel()
 
 
 def boxed_jpeg(data: bytes, detections: list) -> Optional[bytes]:
@@ -165,16 +174,26 @@ def boxed_jpeg(data: bytes, detections: list) -> Optional[bytes]:
     return to_jpeg(image) if image is not None else None
 
 
+def start_card(context: ContextTypes.DEFAULT_TYPE, shown: Shown, products: list
+               ) -> Optional[asyncio.Future]:
+    """Render one article's card in the pool (PIL work); None when there is nothing to show."""
+    if not products:
+        return None
+    key = remember(context, shown)
+    return asyncio.ensure_future(services(context).pool.run(
+        cards.card, shown.category, products, f"more:{key}", shown.offset + 1))
+
+
 async def send_card(chat_id: int, context: ContextTypes.DEFAULT_TYPE, shown: Shown,
-                    products: list, budget: Optional[int]) -> None:
-    """One article's card, or a line saying nothing (more) was found."""
+                    products: list, budget: Optional[int],
+                    rendering: Optional[asyncio.Future] = None) -> None:
+    """One article's card (already rendering, or rendered now), or a line saying nothing (more)
+    was found."""
     if not products:
         await context.bot.send_message(chat_id, cards.nothing_found(
             shown.category, budget, more=shown.offset > 0))
         return
-    key = remember(context, shown)
-    card = await services(context).pool.run(cards.card, shown.category, products,
-                                            f"more:{key}", shown.offset + 1)  # PIL work
+    card = await (rendering or start_card(context, shown, products))
     await context.bot.send_photo(chat_id, card.photo, caption=card.caption, parse_mode=HTML,
                                  reply_markup=card.keyboard)
 
