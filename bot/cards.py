@@ -1,25 +1,22 @@
 """Look results turned into Telegram messages: one collage card per article, plus the bot's texts.
 
-A card is one photo (the products side by side, numbered, with brand and price drawn under
-each), an HTML caption listing the same products as links, and a keyboard of numbered URL
+A card is one photo (the products side by side, numbered, with brand, title and price drawn
+under each: bot/collage.py), an HTML caption listing the same products as links, and a keyboard of numbered URL
 buttons plus "More like this". One message per article keeps a look to a handful of messages,
 well inside Telegram's ~1 message/second/chat, and avoids albums (which cannot carry buttons).
 """
 from __future__ import annotations
 
 import html
-import io
 import logging
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Optional, Sequence
 
-from PIL import Image, ImageDraw, ImageFont
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from core.records import GateVerdict, LookResult, Product
 
+from .collage import collage, title_without_brand
 from .saved import save_buttons
 
 log = logging.getLogger(__name__)
@@ -27,8 +24,6 @@ log = logging.getLogger(__name__)
 CAPTION_LIMIT = 1024  # Telegram's limit for photo captions
 MAX_PER_CARD = 10  # numbered buttons and tiles per card; also Telegram's album size
 BUTTONS_PER_ROW = 5
-TILES_PER_ROW = 3  # tiles stay readable on a phone screen
-TILE_W, TILE_H, TEXT_H, PAD = 240, 320, 58, 8
 
 LABELS = {"topwear": "Top", "bottomwear": "Bottom", "footwear": "Shoes",
           "eyewear": "Sunglasses", "handbag": "Bag"}
@@ -98,9 +93,8 @@ def label(category: str) -> str:
 
 
 def rejection(verdict: GateVerdict) -> str:
-    """The plain-words reason, with the gate's reason code behind it (HTML)."""
-    return (f"{html.escape(verdict.message, quote=False)}\n\n"
-            f"<i>reason: {html.escape(verdict.reason)}</i>")
+    """The reason in plain words (HTML); its code stays in the logs and the JSON."""
+    return html.escape(verdict.message, quote=False)
 
 
 def summary(result: LookResult) -> str:
@@ -145,31 +139,46 @@ def is_link(url: Optional[str]) -> bool:
     return bool(url) and url.startswith(("https://", "http://"))
 
 
-def caption(category: str, products: Sequence[Product], first: int = 1) -> str:
+def budget_set(rupees: Optional[int], priced: int, total: int) -> str:
+    """/budget's answer, saying plainly when the catalog's prices cannot honour it."""
+    if rupees is None:
+        return "OK: no price limit."
+    if priced == 0:
+        return (f"Saved: up to ₹{rupees:,}. But the catalog I search has no prices yet, so this "
+                f"can't change your cards: every product shows \"price on Myntra\". The limit "
+                f"will apply once the catalog has prices.")
+    if priced < total:
+        return (f"OK: products up to ₹{rupees:,}. Only {priced:,} of {total:,} products in the "
+                f"catalog have a price; the others are still shown, marked \"price on Myntra\".")
+    return f"OK: products up to ₹{rupees:,}."
+
+
+def unpriced_note(products: Sequence[Product], budget: Optional[int]) -> str:
+    """Under a card, when a budget is set but none of its products has a price."""
+    if budget is None or not products or any(p.price is not None for p in products):
+        return ""
+    return f"\n<i>No prices are listed for these, so your ₹{budget:,} limit can't filter them.</i>"
+
+
+def caption(category: str, products: Sequence[Product], first: int = 1,
+            budget: Optional[int] = None) -> str:
     """HTML caption listing the products as links, cut to fit Telegram's 1024 characters."""
     head = f"<b>{html.escape(label(category))}</b>: similar products"
+    note = unpriced_note(products, budget)
     for width in (60, 40, 24, 12, 0):
         lines = [head]
         for i, p in enumerate(products, start=first):
             brand = html.escape(p.brand or "")
-            title = html.escape(_cut(_without_brand(p), width)) if width else ""
+            title = html.escape(_cut(title_without_brand(p), width)) if width else ""
             name = " ".join(x for x in (f"<b>{brand}</b>" if brand else "", title) if x)
             name = name or "product"
             link = f'<a href="{html.escape(p.url, quote=True)}">{name}</a>' if is_link(p.url) \
                 else name
             lines.append(f"{i}. {link} · {html.escape(p.price_label)}")
-        text = "\n".join(lines)
+        text = "\n".join(lines) + note
         if len(text) <= CAPTION_LIMIT:
             return text
     return text[:CAPTION_LIMIT]
-
-
-def _without_brand(product: Product) -> str:
-    # Catalog titles usually repeat the brand, which the caption already shows in bold.
-    title, brand = product.title.strip(), (product.brand or "").strip()
-    if brand and title.lower().startswith(brand.lower() + " "):
-        return title[len(brand):].strip()
-    return title
 
 
 def keyboard(products: Sequence[Product], more_data: str, first: int = 1
@@ -183,70 +192,12 @@ def keyboard(products: Sequence[Product], more_data: str, first: int = 1
     return InlineKeyboardMarkup(rows)
 
 
-def card(category: str, products: Sequence[Product], more_data: str, first: int = 1) -> Card:
+def card(category: str, products: Sequence[Product], more_data: str, first: int = 1,
+         budget: Optional[int] = None) -> Card:
     products = list(products)[:MAX_PER_CARD]
-    return Card(collage(products, first), caption(category, products, first),
+    return Card(collage(products, first), caption(category, products, first, budget),
                 keyboard(products, more_data, first))
-
-
-# --- the collage image ----------------------------------------------------------------------
-@lru_cache(maxsize=4)
-def _font(size: int, bold: bool = False) -> ImageFont.ImageFont:
-    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
-    for folder in ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu"):
-        path = Path(folder) / name
-        if path.exists():
-            return ImageFont.truetype(str(path), size)
-    return ImageFont.load_default(size=size)
 
 
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[:max(1, width - 1)].rstrip() + "…"
-
-
-def _fit(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
-    while text and draw.textlength(text, font=font) > width:
-        text = text[:-2] + "…" if len(text) > 2 else ""
-    return text
-
-
-def _product_image(product: Product) -> Optional[Image.Image]:
-    # Catalog images are local files; a remote URL (not yet downloaded) gets a blank tile.
-    if not product.image or product.image.startswith(("http://", "https://")):
-        return None
-    try:
-        with Image.open(product.image) as im:
-            return im.convert("RGB")
-    except Exception as exc:  # a broken catalog file must not cost the whole card
-        log.warning("cannot open product image %s: %s", product.image, exc)
-        return None
-
-
-def collage(products: Sequence[Product], first: int = 1) -> bytes:
-    """The products side by side (three to a row), numbered, brand and price under each; JPEG."""
-    n = max(1, len(products))
-    cols = min(n, TILES_PER_ROW)
-    rows = (n + cols - 1) // cols
-    canvas = Image.new("RGB", (cols * (TILE_W + PAD) + PAD, rows * (TILE_H + TEXT_H + PAD) + PAD),
-                       "white")
-    draw = ImageDraw.Draw(canvas)
-    small, bold, badge = _font(17), _font(18, bold=True), _font(22, bold=True)
-    for i, p in enumerate(products):
-        x = PAD + (i % cols) * (TILE_W + PAD)
-        y = PAD + (i // cols) * (TILE_H + TEXT_H + PAD)
-        draw.rectangle([x, y, x + TILE_W - 1, y + TILE_H - 1], fill=(244, 244, 244))
-        image = _product_image(p)
-        if image is not None:
-            scale = min(TILE_W / image.width, TILE_H / image.height)
-            size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-            image = image.resize(size, Image.LANCZOS)
-            canvas.paste(image, (x + (TILE_W - size[0]) // 2, y + (TILE_H - size[1]) // 2))
-        draw.ellipse([x + 6, y + 6, x + 40, y + 40], fill=(255, 63, 108))
-        draw.text((x + 23, y + 23), str(first + i), font=badge, fill="white", anchor="mm")
-        draw.text((x + 2, y + TILE_H + 4), _fit(draw, p.brand or p.title, bold, TILE_W - 4),
-                  font=bold, fill=(40, 44, 63))
-        draw.text((x + 2, y + TILE_H + 30), _fit(draw, p.price_label, small, TILE_W - 4),
-                  font=small, fill=(60, 60, 60))
-    buf = io.BytesIO()
-    canvas.save(buf, format="JPEG", quality=85)
-    return buf.getvalue()

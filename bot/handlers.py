@@ -95,9 +95,8 @@ async def budget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await update.effective_message.reply_text("Usage: /budget 2000 (in rupees) or /budget off")
         return
     svc.prefs.set_budget(uid, rupees)
-    await update.effective_message.reply_text(
-        f"OK: products up to ₹{rupees:,} (and those without a listed price)." if rupees
-        else "OK: no price limit.")
+    priced = (await svc.pool.run(svc.engine.stats)).get("priced")  # [with a price, active]
+    await update.effective_message.reply_text(cards.budget_set(rupees, *(priced or (1, 1))))
 
 
 async def settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -142,6 +141,7 @@ async def send_result(message: Message, context: ContextTypes.DEFAULT_TYPE, resu
     """The rejection, or the boxed photo and one card per article."""
     svc = services(context)
     if not result.full_shot:
+        log.info("photo %s refused: %s", result.photo, result.verdict.reason)
         await message.reply_text(cards.rejection(result.verdict), parse_mode=HTML, do_quote=True)
         return
     if not result.articles:
@@ -151,7 +151,7 @@ async def send_result(message: Message, context: ContextTypes.DEFAULT_TYPE, resu
     shown = [Shown(a.detection.category, a.vector, 0, svc.engine.embedding_version)
              for a in result.articles]
     # Every card renders in the pool while the boxed photo is drawn and sent: PIL work off the path
-    renders = [start_card(context, s, a.products) for s, a in zip(shown, result.articles)]
+    renders = [start_card(context, s, a.products, budget) for s, a in zip(shown, result.articles)]
     try:
         boxed = await svc.pool.run(boxed_jpeg, data, [a.detection for a in result.articles]) \
             if svc.config.bot_draw_boxes else None
@@ -170,18 +170,18 @@ async def send_result(message: Message, context: ContextTypes.DEFAULT_TYPE, resu
 
 def boxed_jpeg(data: bytes, detections: list) -> Optional[bytes]:
     """The user's photo with the articles boxed, as JPEG; None when it can't be drawn."""
-    image = render(data, detections)
+    image = render(data, detections, label=lambda d: cards.label(d.category))
     return to_jpeg(image) if image is not None else None
 
 
-def start_card(context: ContextTypes.DEFAULT_TYPE, shown: Shown, products: list
-               ) -> Optional[asyncio.Future]:
+def start_card(context: ContextTypes.DEFAULT_TYPE, shown: Shown, products: list,
+               budget: Optional[int] = None) -> Optional[asyncio.Future]:
     """Render one article's card in the pool (PIL work); None when there is nothing to show."""
     if not products:
         return None
     key = remember(context, shown)
     return asyncio.ensure_future(services(context).pool.run(
-        cards.card, shown.category, products, f"more:{key}", shown.offset + 1))
+        cards.card, shown.category, products, f"more:{key}", shown.offset + 1, budget))
 
 
 async def send_card(chat_id: int, context: ContextTypes.DEFAULT_TYPE, shown: Shown,
@@ -193,7 +193,7 @@ async def send_card(chat_id: int, context: ContextTypes.DEFAULT_TYPE, shown: Sho
         await context.bot.send_message(chat_id, cards.nothing_found(
             shown.category, budget, more=shown.offset > 0))
         return
-    card = await (rendering or start_card(context, shown, products))
+    card = await (rendering or start_card(context, shown, products, budget))
     await context.bot.send_photo(chat_id, card.photo, caption=card.caption, parse_mode=HTML,
                                  reply_markup=card.keyboard)
 

@@ -35,6 +35,13 @@ def sha1_file(path: Path) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
 
+def larger_copy(image: Path | str) -> Path:
+    """Where a larger copy of a product picture is kept when the catalog has one, for showing
+    (the index embeds the picture itself): images/<folder>-large/<name>."""
+    path = Path(image)
+    return path.parent.with_name(path.parent.name + "-large") / path.name
+
+
 class Catalog:
     """Products, their embeddings (one per image and model), and the record of crawls."""
 
@@ -125,6 +132,12 @@ class Catalog:
         for row in self.db.query(sql + " group by category"):
             counts[row["category"]] = row["n"]
         return counts
+
+    def priced(self) -> tuple[int, int]:
+        """(active products with a price, active products): the demo catalog has no prices."""
+        row = next(self.db.query("select count(price) priced, count(*) n from products "
+                                 "where active = 1"))
+        return row["priced"], row["n"]
 
     def _image_path(self, row: dict[str, Any]) -> Optional[Path]:
         """The row's image path made absolute (image_path is relative to the data dir)."""

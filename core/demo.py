@@ -9,7 +9,7 @@ from typing import Optional
 from PIL import Image
 from tqdm import tqdm
 
-from .catalog import Catalog, now_iso, sha1_file
+from .catalog import Catalog, larger_copy, now_iso, sha1_file
 from .records import CATEGORIES, GENDERS
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,31 @@ def strip_metadata(src: Path, dst: Path) -> None:
     """Re-save without EXIF, XMP and ICC blocks, which are most of these thumbnails' bytes."""
     with Image.open(src) as im:
         im.convert("RGB").save(dst, format="JPEG", quality=95)
+
+
+LARGE_SIZE = (240, 320)  # the bot's largest collage tile: bigger copies would only cost space
+
+
+def copy_larger_pictures(source: Path, images: Path) -> int:
+    """Larger copies (from `source/products_hires.csv`, up to 480x640) of the demo pictures
+    that have one, fitted to LARGE_SIZE, where `core.catalog.larger_copy` looks for them."""
+    listing = source / "products_hires.csv"
+    if not listing.exists():
+        return 0
+    n = 0
+    with open(listing, newline="") as fh:
+        for row in csv.DictReader(fh):
+            picture = images / f"{row['id']}.jpg"
+            dst = larger_copy(picture)
+            if not picture.exists() or dst.exists():
+                continue
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            with Image.open(source / row["file"]) as im:
+                im = im.convert("RGB")
+                im.thumbnail(LARGE_SIZE, Image.LANCZOS)
+                im.save(dst, format="JPEG", quality=90)
+            n += 1
+    return n
 
 
 def build_demo_catalog(source: Path, data_dir: Path, progress: bool = True) -> int:
@@ -61,4 +86,5 @@ def build_demo_catalog(source: Path, data_dir: Path, progress: bool = True) -> i
         })
     catalog.upsert_products(records)
     catalog.checkpoint()
+    log.info("%d larger pictures copied", copy_larger_pictures(source, images))
     return len(records)

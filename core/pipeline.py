@@ -277,6 +277,7 @@ class Engine:
     def stats(self) -> dict:
         index = self.index
         return {"catalog": self.catalog.count_by_category(),
+                "priced": list(self.catalog.priced()),  # [with a price, active]
                 "index_version": index.version if index else None,
                 "indexed": index.counts() if index else {},
                 "embedding": self.embedder.version,

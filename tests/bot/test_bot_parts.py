@@ -14,7 +14,7 @@ import time
 import pytest
 from PIL import Image
 
-from bot import cards
+from bot import cards, collage
 from bot.app import build_application, protect_token
 from bot.prefs import Prefs, parse_budget, parse_gender, state_path
 from bot.schedule import Refresher, plan, schedule
@@ -53,9 +53,9 @@ def test_card_fits_telegram_limits_even_with_huge_titles():
     assert rows[-1][0].text == "More like this" and rows[-1][0].callback_data.startswith("more:")
     image = Image.open(io.BytesIO(card.photo))
     assert image.format == "JPEG"
-    assert image.width == cards.TILES_PER_ROW * (cards.TILE_W + cards.PAD) + cards.PAD
-    rows_of_tiles = -(-cards.MAX_PER_CARD // cards.TILES_PER_ROW)
-    assert image.height == rows_of_tiles * (cards.TILE_H + cards.TEXT_H + cards.PAD) + cards.PAD
+    tile = collage.SMALL  # the fixtures' pictures are 60x80: tiles at twice that, five a row
+    assert image.size == (5 * (tile.tile_w + collage.PAD) + collage.PAD,
+                          2 * (tile.tile_h + tile.text_h + collage.PAD) + collage.PAD)
 
 
 def test_card_escapes_html_and_skips_links_that_are_not_web_pages():
