@@ -81,6 +81,16 @@ class Config(SharedPaths):
         "use the trained YOLO detector from models_dir when present (1/0)")
     detector_score: float = setting(0.25, "LOOKBOT_DETECTOR_SCORE",
         "minimum YOLO score for an article to be shown", ge=0, le=1)
+    detector_class_scores: str = setting("footwear=0.35,eyewear=0.4,handbag=0.6",
+        "LOOKBOT_DETECTOR_CLASS_SCORES",
+        "per-class minimum YOLO score to show a box (category=score, comma-separated), over "
+        "LOOKBOT_DETECTOR_SCORE: the lowest with shown precision 0.85 on the validation photos",
+        pattern=r"^\s*((topwear|bottomwear|footwear|eyewear|handbag)\s*=\s*(0(\.\d+)?|1(\.0+)?)"
+                r"\s*(,\s*|$))*$")
+    pose_fill: str = setting("topwear", "LOOKBOT_POSE_FILL",
+        "categories a pose region shows when the detector shows none (comma-separated, or none): "
+        "pose boxes for bottomwear and footwear lowered their shown precision",
+        pattern=r"^\s*(none|((topwear|bottomwear|footwear)\s*(,\s*|$))*)\s*$")
     pose_score: float = setting(0.5, "LOOKBOT_POSE_SCORE",
         "score given to pose-guided fallback regions", ge=0, le=1)
     fusion_iou: float = setting(0.6, "LOOKBOT_FUSION_IOU",

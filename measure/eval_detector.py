@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 from core.config import Config
 from .eval_data import detector_val_photos, limited, progress
-from .eval_metrics import GOALS, detection_map
+from .eval_metrics import GOALS, detection_map, shown_precision_recall
 from core.records import CATEGORIES
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ class _AtScore:
 
 def eval_detector(engine, config: Config, ccp_dir: Path, limit: Optional[int]) -> dict[str, Any]:
     from core.detect import scale_detections
+    from core.pipeline import articles_of
     from training.ccp_dataset import load_ccp_labels
 
     photos, split = detector_val_photos(config.models_dir, ccp_dir)
@@ -61,6 +62,7 @@ def eval_detector(engine, config: Config, ccp_dir: Path, limit: Optional[int]) -
     truth = {p: labels[p].boxes for p in photos if p in labels}
     variants = detector_variants(engine, config)
     preds: dict[str, dict[str, list]] = {name: {} for name in variants}
+    shown: dict[str, list] = {}  # what `look` shows: one box per article (two shoes), see articles_of
     seconds: dict[str, float] = defaultdict(float)
     if truth:  # warm-up, so the first photo's model set-up is not timed
         first = engine.decode((Path(ccp_dir) / "photos" / next(iter(truth))).read_bytes())
@@ -76,13 +78,17 @@ def eval_detector(engine, config: Config, ccp_dir: Path, limit: Optional[int]) -
             seconds[vname] += time.perf_counter() - t
             dets = scale_detections(dets, image.scale, image.width, image.height)
             preds[vname][name] = [(d.category, d.box, d.score) for d in dets if d.score >= 0.01]
+            if vname == "fused_shipped":
+                shown[name] = [(d.category, d.box, d.score) for g in articles_of(dets) for d in g]
     out: dict[str, Any] = {"split": split, "n_photos": len(truth),
                            "note": "pose: fixed score, boxes from the gate's landmarks; yolo: raw "
                                    "boxes from score 0.01 (the ensemble's merged boxes when "
                                    "there is one); fused: the fusion rules on YOLO boxes "
                                    "from 0.01, as `lookbot detect` reports them; fused_shipped: "
-                                   f"as `look` uses it, YOLO boxes at or above detector_score "
-                                   f"{config.detector_score} plus pose fill-ins, so its "
+                                   f"as `look` uses it, YOLO boxes at or above their class's "
+                                   f"threshold ({config.detector_score}; "
+                                   f"{config.detector_class_scores or 'no per-class ones'}) "
+                                   f"plus pose fill-ins ({config.pose_fill}), so its "
                                    "precision-recall curve stops at that threshold; ms: detector "
                                    "time per photo, gate excluded",
                            "n_boxes": {c: sum(1 for b in truth.values() for k, _ in b if k == c)
@@ -94,5 +100,12 @@ def eval_detector(engine, config: Config, ccp_dir: Path, limit: Optional[int]) -
         m["goal_met"] = {c: (None if m["map50"][c] is None else m["map50"][c] >= GOALS[f"map50_{c}"])
                          for c in CATEGORIES}
         out["variants"][vname] = m
+    if shown:
+        pr = shown_precision_recall(shown, truth)
+        out["shown"] = {"note": "the boxes `look` shows (fused_shipped, one per article, two "
+                                "shoes), a hit at IoU 0.5", "per_class": pr,
+                        "goal_met": {c: None if v["precision"] is None else
+                                     v["precision"] >= GOALS["shown_precision"]
+                                     for c, v in pr.items()}}
     return out
 

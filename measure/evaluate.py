@@ -154,6 +154,16 @@ def format_eval(report: dict[str, Any]) -> str:
                     + (f"{fig['ms_per_photo']:>8}" if metric == "map50" else ""))
             lines.append(f"  {'':<14}{'goal':<10}" + "".join(
                 f"{_goal(fig['goal_met'][c]):>11}" for c in CATEGORIES))
+        sh = d.get("shown")
+        if sh:
+            pr = sh["per_class"]
+            lines += [f"  shown to users ({sh['note']})",
+                      f"  {'':<14}{'precision':<10}" + "".join(
+                          f"{_f(pr[c]['precision']):>11}" for c in CATEGORIES),
+                      f"  {'':<14}{'recall':<10}" + "".join(
+                          f"{_f(pr[c]['recall']):>11}" for c in CATEGORIES),
+                      f"  {'':<14}{'goal':<10}" + "".join(
+                          f"{_goal(sh['goal_met'][c]):>11}" for c in CATEGORIES)]
     cat = report.get("catalog")
     if cat:
         lines += ["", f"Catalog to catalog P@{cat['k']} ({cat['n_queries']} queries, gallery "

@@ -65,6 +65,11 @@ def measurements_markdown(ev: Optional[dict[str, Any]], bench: Optional[dict[str
                     out.append(f"| detector `{v}` mAP50 {cls} (mAP50-95 "
                                f"{_n(fig['map50_95'][cls])}) | {_n(val)} | {goal} | "
                                f"{_met(None if val is None else val >= goal) if v in ('fused', 'yolo') else ''} |")
+            sh = d.get("shown")
+            for cls, v in (sh["per_class"].items() if sh else ()):
+                out.append(f"| detector shown boxes {cls}: precision (recall {_n(v['recall'])}, "
+                           f"{v['n_shown']} shown) | {_n(v['precision'])} | "
+                           f"{GOALS['shown_precision']} | {_met(sh['goal_met'][cls])} |")
         cat = ev.get("catalog")
         if cat:
             for v, fig in cat["variants"].items():

@@ -163,3 +163,18 @@ def small_jpeg(path, side: int) -> bytes:
         buf = io.BytesIO()
         im.save(buf, "JPEG", quality=80)
         return buf.getvalue()
+
+
+def standing(width: int = 600, height: int = 900, vis: float = 0.95
+             ) -> list[tuple[float, float, float]]:
+    """33 landmarks of an upright person filling most of a 600x900 frame."""
+    lms = [(300.0, 450.0, vis)] * 33
+    pts = {0: (300, 95), 1: (290, 90), 4: (310, 90), 11: (250, 200), 12: (350, 200),
+           13: (230, 320), 14: (370, 320), 15: (225, 430), 16: (375, 430), 23: (265, 460),
+           24: (335, 460), 25: (265, 620), 26: (335, 620), 27: (265, 790), 28: (335, 790),
+           29: (262, 810), 30: (338, 810), 31: (280, 830), 32: (320, 830),
+           7: (278, 95), 8: (322, 95), 17: (222, 445), 18: (378, 445), 19: (226, 450),
+           20: (374, 450), 21: (230, 440), 22: (370, 440)}  # ears, then the hands
+    for i, (x, y) in pts.items():
+        lms[i] = (float(x), float(y), vis)
+    return lms

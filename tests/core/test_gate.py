@@ -8,7 +8,7 @@ import pytest
 
 from core.gate import GateThresholds, PoseGate
 from core.imageio import load_rgb
-from tests.helpers import FIXTURES, shared
+from tests.helpers import FIXTURES, shared, standing
 
 
 @pytest.fixture(scope="module")
@@ -110,18 +110,6 @@ def test_gate_meets_goal_on_all_labelled_people(engine):
         counts[("not_fullshot", False)] + counts[("not_fullshot", True)])
     assert full >= 0.97, counts
     assert rejected >= 0.97, counts
-
-
-def standing(width=600, height=900, vis=0.95):
-    """33 landmarks of an upright person filling most of a 600x900 frame."""
-    lms = [(300.0, 450.0, vis)] * 33
-    pts = {0: (300, 95), 1: (290, 90), 4: (310, 90), 11: (250, 200), 12: (350, 200),
-           13: (230, 320), 14: (370, 320), 15: (225, 430), 16: (375, 430), 23: (265, 460),
-           24: (335, 460), 25: (265, 620), 26: (335, 620), 27: (265, 790), 28: (335, 790),
-           29: (262, 810), 30: (338, 810), 31: (280, 830), 32: (320, 830)}
-    for i, (x, y) in pts.items():
-        lms[i] = (float(x), float(y), vis)
-    return lms
 
 
 def test_rules_accept_an_upright_full_person():
