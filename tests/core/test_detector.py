@@ -307,9 +307,12 @@ def test_fused_detector_uses_gate_verdict_and_config():
     yolo = _Fixed([Y("topwear", (90, 110, 310, 420), 0.3)])
     pose = _Fixed(POSE)
     full = GateVerdict(True, "ok", "")
-    det = FusedDetector(yolo, pose, Config.from_env(detector_score=0.25))
+    det = FusedDetector(yolo, pose, Config.from_env(detector_score=0.25,
+                                                    pose_fill="topwear,bottomwear"))
     out = det.detect(img, full)
     assert {(d.category, d.source) for d in out} >= {("topwear", "yolo"), ("bottomwear", "pose")}
+    shipped = FusedDetector(yolo, pose, Config.from_env(detector_score=0.25))  # fills tops only
+    assert {d.source for d in shipped.detect(img, full)} == {"yolo"}
     assert FusedDetector(yolo, pose, Config.from_env(detector_score=0.5)).detect(img, full)[0].source == "pose"
     calls = pose.calls
     out = det.detect(img, GateVerdict(False, "feet_out_of_frame", ""))
@@ -339,7 +342,7 @@ def test_detector_boxes_off_the_person_are_dropped_on_full_shots():
     # a bag hanging beside the hip, 55% on the person: kept; a shoe box placed the same: dropped
     hip = (person[2] - 0.55 * 60, 780, person[2] + 0.45 * 60, 860)
     assert abs(inside_fraction(hip, person) - 0.55) < 1e-6
-    det = FusedDetector(_Fixed([Y("handbag", hip, 0.5), Y("footwear", hip, 0.5)]), _Fixed(POSE),
+    det = FusedDetector(_Fixed([Y("handbag", hip, 0.7), Y("footwear", hip, 0.7)]), _Fixed(POSE),
                         Config.from_env())
     out = det.detect(img, GateVerdict(True, "ok", "", lms))
     assert ("handbag", "yolo") in {(d.category, d.source) for d in out}
