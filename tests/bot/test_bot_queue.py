@@ -9,6 +9,7 @@ import time
 import pytest
 
 from bot import cards
+from bot import photos as photos_module
 from tests.helpers import CARD_TITLE, bot_config, running_bot, shared, small_jpeg
 
 FULL_SHOTS = ["clothing__photos_0032.jpg", "clothing__photos_0049.jpg",
@@ -54,7 +55,10 @@ async def test_six_photos_in_a_row_are_all_answered_in_order(look_engine, tmp_pa
     async with running_bot(look_engine, bot_config(look_engine, tmp_path, k=2)) as bot:
         sent = [bot.fake.send_photo(31, data) for data in photos]
         elsewhere = bot.fake.send_photo(32, photos[1])  # another user, at the same moment
+        in_group = [bot.fake.send_photo(user, photos[4], chat_id=-70) for user in (33, 34)]
         await bot.settled(240)
+        assert [len(answers(bot, m)) for m in in_group] == [1, 1]  # two users, one chat
+        assert not [c for c in bot.fake.sent(-70) if c.text in ACKS]
         assert [len(answers(bot, m)) for m in sent] == [1] * 6
         acks = [c for c in bot.fake.sent(31) if c.text in ACKS]
         assert len(acks) == 1 and acks[0].reply_to == sent[1]["message_id"]
@@ -64,7 +68,7 @@ async def test_six_photos_in_a_row_are_all_answered_in_order(look_engine, tmp_pa
         assert not [t for t in texts if "send it again" in t or t == cards.SOMETHING_WRONG]
         assert len(answers(bot, elsewhere)) == 1 and not [c for c in bot.fake.sent(32)
                                                            if c.text in ACKS]
-        assert bot.svc.queue.answered == bot.svc.queue.taken == 7
+        assert bot.svc.queue.answered == bot.svc.queue.taken == 9
 
 
 @pytest.mark.slow
@@ -86,6 +90,19 @@ async def test_an_album_is_answered_as_one_batch_and_its_overflow_named(look_eng
         assert [c.text for c in notice] == [cards.refused(2, 5, True, 3)]
         assert "the last 2 photos of this album" in notice[0].text
         assert not answers(bot, big[4])  # named in the notice above, not answered one by one
+
+
+async def test_photos_still_waiting_at_shutdown_are_asked_for_again(look_engine, tmp_path):
+    photos = people(320)[:3]
+    async with running_bot(look_engine, bot_config(look_engine, tmp_path, k=2)) as bot:
+        sent = [bot.fake.send_photo(61, data) for data in photos]
+        await bot.fake.wait_for(lambda: [c for c in bot.fake.sent(61) if c.text in ACKS], 30)
+        assert bot.svc.queue.pending == 3
+        await photos_module.farewell(bot.svc, timeout=0)  # what post_stop does, with no grace
+        await bot.fake.wait_for(lambda: all(answers(bot, m) for m in sent), 30)
+        assert bot.svc.queue.pending == 0
+        last = [answers(bot, m)[-1].text for m in sent]
+        assert last[1:] == [cards.RESTARTING] * 2, "the waiting ones are asked for again"
 
 
 class RssSampler:
