@@ -3,7 +3,8 @@
 A soft histogram in CIE Lab (hue x lightness x chroma for chromatic pixels, lightness alone for
 grey ones) of the crop's garment pixels: the studio background (near-white, touching the border),
 a street background (pixels like the crop's border, touching it), skin-coloured pixels and the
-corners (a centre prior) are weighed down. `colour_bands` adds the histograms of the top, middle
+corners (a centre prior) are weighed down. A cut-out crop (RGBA, core/segment.py) carries the
+garment's segmentation mask as alpha: then its mask pixels alone count. `colour_bands` adds the histograms of the top, middle
 and bottom thirds. The embedding head (core.head) reads these features and appends the whole-crop
 histogram to its vector; `lookbot eval` names colours in the same Lab space.
 """
@@ -114,27 +115,46 @@ def _soft_1d(values: np.ndarray, centres: Sequence[float]) -> tuple[np.ndarray, 
     return lo, hi, t.astype(np.float32)
 
 
-def _prepare(image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
-    image = image.convert("RGB")
+def _prepare(image: Image.Image) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    """RGB and Lab of the shrunk crop, and its alpha (0..1) when the crop carries a garment mask."""
+    alpha = None
+    if image.mode == "RGBA":  # a cut-out (core/segment.py): alpha is the garment's mask
+        image, alpha_image = image.convert("RGB"), image.getchannel("A")
+    else:
+        image, alpha_image = image.convert("RGB"), None
     w, h = image.size
     scale = COLOUR_SIDE / max(w, h, 1)
     if scale < 1:
-        image = image.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        image = image.resize(size, Image.BILINEAR)
+        alpha_image = alpha_image.resize(size, Image.BILINEAR) if alpha_image is not None else None
     rgb = np.asarray(image)
-    return rgb, srgb_to_lab(rgb)
+    if alpha_image is not None:
+        alpha = np.asarray(alpha_image, dtype=np.float32) / 255.0
+    return rgb, srgb_to_lab(rgb), alpha
+
+
+def pixel_weights(rgb: np.ndarray, lab: np.ndarray, alpha: Optional[np.ndarray]) -> np.ndarray:
+    """The mask's own pixels when the crop has one (an edge pixel blended with the white outside
+    counts only when mostly garment), else `garment_weights`' estimate."""
+    if alpha is not None:
+        mask = (alpha >= 0.75).astype(np.float32)
+        if mask.sum() >= 0.02 * mask.size:
+            return mask
+    return garment_weights(rgb, lab)
 
 
 def colour_histogram(image: Image.Image) -> np.ndarray:
     """COLOUR_DIM-d Hellinger-normalised (unit L2) colour histogram of the garment pixels."""
-    rgb, lab = _prepare(image)
-    return weighted_histogram(lab, garment_weights(rgb, lab))
+    rgb, lab, alpha = _prepare(image)
+    return weighted_histogram(lab, pixel_weights(rgb, lab, alpha))
 
 
 def colour_bands(image: Image.Image) -> np.ndarray:
     """The garment histogram of the whole crop, then of its top, middle and bottom thirds
     (COLOUR_FEATURE_DIM values): a catalog shot on a model shows the product in one band."""
-    rgb, lab = _prepare(image)
-    weight = garment_weights(rgb, lab)
+    rgb, lab, alpha = _prepare(image)
+    weight = pixel_weights(rgb, lab, alpha)
     h = rgb.shape[0]
     band = np.minimum((np.arange(h) * BANDS) // max(h, 1), BANDS - 1)
     out = [weighted_histogram(lab, weight)]

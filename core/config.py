@@ -109,6 +109,14 @@ class Config(SharedPaths):
     embedder_runtime: Literal["onnx", "torch"] = setting("onnx", "LOOKBOT_EMBEDDER_RUNTIME",
         "run the embedding backbone with onnx (ONNX Runtime, exported once into models_dir/cache) "
         "or torch; onnx falls back to torch when it is not installed")
+    use_segmenter: bool = setting(True, "LOOKBOT_SEGMENTER",
+        "cut each article out by the garment segmenter's mask (models_dir/segmenter.pt) for its "
+        "embedding and colour, when present (1/0); 0: the whole box")
+    segmenter_imgsz: int = setting(0, "LOOKBOT_SEGMENTER_IMGSZ",
+        "segmenter inference size in pixels; 0 uses the size segmenter.pt was trained at", ge=0)
+    segmenter_cut: Literal["white", "colour"] = setting("white", "LOOKBOT_SEGMENTER_CUT",
+        "white: the embedded crop is whitened off the garment's mask, like a catalog shot; colour: "
+        "the crop stays whole and the mask picks the pixels of its colour only")
     gate_visibility: float = setting(0.5, "LOOKBOT_GATE_VISIBILITY",
         "minimum MediaPipe visibility of the eyes", ge=0, le=1)
     gate_foot_visibility: float = setting(0.4, "LOOKBOT_GATE_FOOT_VISIBILITY",

@@ -1,4 +1,4 @@
-"""The look pipeline, top to bottom: decode → gate → detect → embed → search.
+"""The look pipeline, top to bottom: decode → gate → detect → segment → embed → search.
 
 `Engine` is the pure-Python API the CLI and the bot share: photo bytes and options in,
 a `LookResult` out. It loads every model once and picks up new index versions by itself.
@@ -24,6 +24,7 @@ from .index import CatalogIndex, IndexMismatch, current_version, normalise_gende
 from .records import (Article, Box, Detection, GateVerdict, LookResult, Product,
                       SearchOptions)
 from .rerank import LABELS, Candidate, rerank
+from .segment import Segment, Segmenter, cut_out, mask_for
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +63,16 @@ class SimilarResult:
         return out
 
 
-def crop(photo: Photo, box_work: Box, margin: float = CROP_MARGIN) -> Image.Image:
-    """A crop of the work image around a box given in work pixels."""
+def crop(photo: Photo, box_work: Box, margin: float = CROP_MARGIN,
+         mask: Optional[np.ndarray] = None, whiten: bool = True) -> Image.Image:
+    """A crop of the work image around a box given in work pixels; with the garment's `mask`
+    (work pixels), a cut-out whose other pixels are white unless `whiten` is off (core/segment.py)."""
     h, w = photo.rgb.shape[:2]
     x1, y1, x2, y2 = box_work
     mx, my = (x2 - x1) * margin, (y2 - y1) * margin
     x1, y1 = int(max(0, x1 - mx)), int(max(0, y1 - my))
     x2, y2 = int(min(w, x2 + mx + 1)), int(min(h, y2 + my + 1))
-    return Image.fromarray(photo.rgb[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)])
+    return cut_out(photo.rgb, (x1, y1, max(x2, x1 + 1), max(y2, y1 + 1)), mask, whiten)
 
 
 def union(boxes: list[Box]) -> Box:
@@ -101,6 +104,7 @@ class Engine:
             min_height=c.gate_min_height, margin=c.gate_margin))
         self.shoe_score = c.gate_shoe_score
         self.detector: Detector = build_detector(c)
+        self.segmenter: Optional[Segmenter] = Segmenter.from_config(c)
         self.embedder = Embedder.from_config(c)
         self.catalog = Catalog(c.catalog_path, c.data_dir)
         self._detector_lock = threading.Lock()
@@ -174,6 +178,13 @@ class Engine:
                 return self.detector.detect(photo.rgb, verdict, min_score=min_score, raw=raw)
             return self.detector.detect(photo.rgb, verdict, min_score=min_score)
 
+    def segment_photo(self, photo: Photo) -> list[Segment]:
+        """The garments' masks in work pixels (none without a segmenter)."""
+        if self.segmenter is None:
+            return []
+        with self._detector_lock:
+            return self.segmenter.segment(photo.rgb)
+
     def search(self, vector: np.ndarray, category: str, options: SearchOptions,
                exclude: tuple[str, ...] = ()) -> list[Product]:
         """Products of `category` nearest to `vector`, honouring gender, budget and paging."""
@@ -231,10 +242,15 @@ class Engine:
         timings["detect"] = time.perf_counter() - t
 
         t = time.perf_counter()
+        segments = self.segment_photo(image) if groups else []
+        timings["segment"] = time.perf_counter() - t
+
+        t = time.perf_counter()
         crops, owners = [], []
         for gi, group in enumerate(groups):
             for det in group:
-                crops.append(crop(image, det.box))
+                crops.append(crop(image, det.box, mask=mask_for(segments, det.category, det.box),
+                                  whiten=self.config.segmenter_cut == "white"))
                 owners.append(gi)
         vectors = self.embedder.embed(crops)
         timings["embed"] = time.perf_counter() - t

@@ -84,7 +84,7 @@ class SearchOptions:
 
 
 # The timed stages of `Engine.look`, in order (`LookResult.timings`).
-LOOK_STAGES = ("decode", "gate", "detect", "embed", "search")
+LOOK_STAGES = ("decode", "gate", "detect", "segment", "embed", "search")
 
 
 @dataclass

@@ -29,8 +29,9 @@ def weights_digest(weights: Path) -> str:
     return hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:12]
 
 
-def export_onnx(weights: Path, cache_dir: Path) -> Path:
-    """`cache_dir/<stem>-<digest>.onnx`, exported from `weights` unless it is already there.
+def export_onnx(weights: Path, cache_dir: Path, task: str = "detect") -> Path:
+    """`cache_dir/<stem>-<digest>.onnx`, exported from `weights` (a YOLO `task` model) unless it is
+    already there.
 
     A new export removes the exports of earlier weights of the same name."""
     weights = Path(weights)
@@ -42,7 +43,7 @@ def export_onnx(weights: Path, cache_dir: Path) -> Path:
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:  # the exporter writes beside its input
         copy = Path(tmp) / weights.name
         shutil.copyfile(weights, copy)
-        model = load_ultralytics().YOLO(str(copy), task="detect")
+        model = load_ultralytics().YOLO(str(copy), task=task)
         exported = Path(model.export(format="onnx", dynamic=True, simplify=False, device="cpu",
                                      verbose=False))
         os.replace(exported, target)  # atomic: a half-written export is never picked up

@@ -136,6 +136,7 @@ def _category_knn(vectors: np.ndarray, cats: Sequence[str], qvec: np.ndarray,
 def eval_retrieval(engine, config: Config, out_dir: Path, ccp_dir: Path, catalog_dir: Path,
                    limit: Optional[int], parts: Sequence[str], k: int) -> dict[str, Any]:
     from core.pipeline import crop
+    from core.segment import mask_for
 
     items = catalog_items_from_db(engine.catalog)
     source = str(config.catalog_path)
@@ -210,15 +211,21 @@ def eval_retrieval(engine, config: Config, out_dir: Path, ccp_dir: Path, catalog
         garments = street_garments(ccp_dir, limited(photos, limit))
         crops: list[Image.Image] = []
         owner: list[int] = []
+        segments: dict[str, list] = {}  # the engine's garment masks, once per photo (none without a segmenter)
         for gi, g in enumerate(progress(garments, "street crops")):
             photo = engine.decode((ccp_dir / "photos" / g.image).read_bytes())
+            if g.image not in segments:
+                segments[g.image] = engine.segment_photo(photo)
             for b in g.boxes:
-                crops.append(crop(photo, tuple(v / photo.scale for v in b)))
+                box = tuple(v / photo.scale for v in b)
+                crops.append(crop(photo, box, mask=mask_for(segments[g.image], g.category, box),
+                                  whiten=config.segmenter_cut == "white"))
                 owner.append(gi)
         qfeats = np.concatenate([engine.embedder.backbone_features(crops[s:s + 32])
                                  for s in range(0, len(crops), 32)]) if crops else \
             np.zeros((0, feats.shape[1]), np.float32)
         res = {"photos": street_split, "n_photos": len({g.image for g in garments}),
+               "segmenter": getattr(engine.segmenter, "name", None),
                "n_queries": len(garments), "k": k,
                "query_families": dict(Counter(g.family for g in garments).most_common()),
                "variants": {}}
