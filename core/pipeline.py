@@ -63,8 +63,8 @@ class SimilarResult:
         return out
 
 
-def crop(photo: Photo, box_work: Box, margin: float = CROP_MARGIN,
-         mask: Optional[np.ndarray] = None, whiten: bool = True) -> Image.Image:
+def crop(photo: Photo, box_work: Box, margin: float = CROP_MARGIN, mask: Optional[np.ndarray] = None,
+         whiten: bool = True) -> Image.Image:
     """A crop of the work image around a box given in work pixels; with the garment's `mask`
     (work pixels), a cut-out whose other pixels are white unless `whiten` is off (core/segment.py)."""
     h, w = photo.rgb.shape[:2]
@@ -180,10 +180,8 @@ class Engine:
 
     def segment_photo(self, photo: Photo) -> list[Segment]:
         """The garments' masks in work pixels (none without a segmenter)."""
-        if self.segmenter is None:
-            return []
-        with self._detector_lock:
-            return self.segmenter.segment(photo.rgb)
+        with self._detector_lock:  # one model run at a time, as the detector's: ONNX threads share the cores
+            return self.segmenter.segment(photo.rgb) if self.segmenter is not None else []
 
     def search(self, vector: np.ndarray, category: str, options: SearchOptions,
                exclude: tuple[str, ...] = ()) -> list[Product]:
