@@ -112,7 +112,8 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await update.effective_message.reply_text(cards.NOT_ADMIN)
         return
     await svc.pool.run(svc.engine.reload_if_changed)  # show the version searches will use
-    text = cards.stats(svc.engine.stats(), svc.refresher.running, svc.prefs.counter("requests"),
+    engine_stats = await svc.pool.run(svc.engine.stats)  # an HTTP call with LOOKBOT_ENGINE_URL
+    text = cards.stats(engine_stats, svc.refresher.running, svc.prefs.counter("requests"),
                        svc.prefs.counter("busy"), svc.prefs.users())
     await update.effective_message.reply_text(text, parse_mode=HTML)
 

@@ -21,7 +21,7 @@ async def test_bot_answers_a_photo_through_the_engine_service(ray_service, tmp_p
     monkeypatch.setenv("LOOKBOT_ENGINE_URL", ray_service)
     monkeypatch.setenv("LOOKBOT_DATA_DIR", str(tmp_path))  # the bot's own files only
     config = Config.from_env(telegram_base_url=fake.base_url, crawl_time="off", k=3,
-                             telegram_base_file_url=fake.base_file_url)
+                             telegram_base_file_url=fake.base_file_url, admin_ids="7")
     engine = load_engine(config)
     assert isinstance(engine, RemoteEngine)
     app = build_application(config, TOKEN, engine)
@@ -42,6 +42,10 @@ async def test_bot_answers_a_photo_through_the_engine_service(ray_service, tmp_p
                                              if CARD_TITLE.match(c.text)][len(cards):], 120)
         new = {b["url"] for b in page2[0].buttons() if "url" in b}
         assert new and not new & set(links), "More like this pages through the service"
+
+        fake.send_text(7, "/stats")  # the admin's /stats: the service's index version
+        stats = await fake.wait_for(lambda: fake.sent(7, "sendMessage"), 60)
+        assert engine.stats()["index_version"] in stats[0].text
     finally:
         await app.updater.stop()
         await app.stop()
