@@ -128,10 +128,18 @@ def connect_ray(address: str, num_cpus: Optional[int] = None) -> None:
         return
     env = {"PYTHONPATH": str(REPO_ROOT), "YOLO_OFFLINE": "1", "GLOG_minloglevel": "2"}
     kwargs: dict[str, Any] = {"runtime_env": {"env_vars": env}, "log_to_driver": False}
-    if address == "local":
-        ray.init(num_cpus=num_cpus, include_dashboard=False, **kwargs)
-    else:
+    if address != "local":
         ray.init(address=address, **kwargs)
+        return
+    for attempt in (1, 2, 3):
+        try:
+            ray.init(num_cpus=num_cpus, include_dashboard=False, **kwargs)
+            return
+        except Exception as exc:  # Ray gives its raylet 30 s to register: a loaded machine misses it
+            ray.shutdown()
+            if attempt == 3:
+                raise
+            log.warning("local Ray did not start (%s); starting it again", exc)
 
 
 def start_service(config: Config, settings: ServeSettings, wait_s: float = 600) -> str:
