@@ -35,6 +35,12 @@ class Incoming:
     def order(self) -> int:
         return self.message.message_id
 
+    @property
+    def sender(self) -> int:
+        """The user whose queue it joins (an anonymous group admin has none: the chat's)."""
+        user = self.message.from_user
+        return user.id if user else self.message.chat_id
+
 
 async def photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A photo: into the sender's queue (with the rest of its album), or told why not."""
@@ -81,9 +87,7 @@ async def admit(svc: Services, photos: list[Incoming]) -> None:
             fitting.append(p)
     if not fitting:
         return
-    first = fitting[0].message
-    sender = first.from_user.id if first.from_user else first.chat_id
-    admission: Admission[Incoming] = svc.queue.offer(sender, fitting)
+    admission: Admission[Incoming] = svc.queue.offer(fitting[0].sender, fitting)
     if admission.acknowledge:
         await admission.taken[0].message.reply_text(cards.queued(len(admission.taken)),
                                                     do_quote=True)
@@ -104,7 +108,7 @@ async def answer(job: Incoming) -> None:
                 if isinstance(data, str):
                     await message.reply_text(data, do_quote=True)
                     return
-                options = svc.prefs.get(message.from_user.id).options(k=svc.config.k)
+                options = svc.prefs.get(job.sender).options(k=svc.config.k)
                 result = await svc.pool.run(svc.engine.look, data, f"telegram:{job.file_id}",
                                             options)
             svc.prefs.count("requests")
