@@ -130,7 +130,7 @@ def train_segmenter(epochs: int = 30, imgsz: int = 384, init: Optional[Path] = N
     best = weights_dir / "best.pt" if (weights_dir / "best.pt").is_file() else weights_dir / "last.pt"
     epochs_run = int(net.trainer.epoch + 1 - net.trainer.start_epoch) if hours else epochs
     split = load_split(out_dir)
-    run = {"epochs": epochs_run, "imgsz": imgsz, "batch": batch, "seconds": round(seconds, 1),
+    run = {"epochs": epochs_run, "imgsz": imgsz, "batch": batch, "seconds": round(seconds, 1), "hours": hours,
            "init": str(init) if init else None, "train_photos": len(limited_split(split, limit)["train"]),
            "val_photos": len(limited_split(split, limit)["val"]),
            "command": command_line(epochs_run, imgsz, init, batch)}
