@@ -25,6 +25,7 @@ from core.config import Config, ConfigError
 from . import handlers as h
 from . import saved_handlers
 from . import photos
+from .photo_queue_store import PhotoQueueStore
 from .prefs import Prefs, db_path, state_path
 from .saved import SavedItems
 from .schedule import Refresher, RefreshOutcome, schedule
@@ -140,9 +141,10 @@ def build_application(config: Config, token: str, engine, *, prefs: Optional[Pre
     queue = PhotoQueues(photos.answer, order=lambda job: job.order,
                         per_user=config.bot_user_queue,
                         total=pool.workers + config.bot_queue_size)
-    svc = h.Services(config=config, engine=engine, prefs=prefs or Prefs(db_path(config)),
-                     pool=pool, refresher=refresher or Refresher(config), queue=queue,
-                     admin_ids=parse_admin_ids(config.admin_ids))
+    prefs = prefs or Prefs(db_path(config))
+    svc = h.Services(config=config, engine=engine, prefs=prefs, pool=pool,
+                     refresher=refresher or Refresher(config), queue=queue,
+                     pending=PhotoQueueStore(prefs.path), admin_ids=parse_admin_ids(config.admin_ids))
 
     async def tell_admins(outcome: RefreshOutcome) -> None:
         for admin in svc.admin_ids:
@@ -153,6 +155,7 @@ def build_application(config: Config, token: str, engine, *, prefs: Optional[Pre
 
     async def post_init(app: Application) -> None:
         await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+        await photos.resume(app)  # photos a crashed run took are answered before new ones
         if app.job_queue is not None:
             schedule(app.job_queue, svc.refresher, tell_admins)
             alerts.schedule(app.job_queue)
@@ -163,6 +166,7 @@ def build_application(config: Config, token: str, engine, *, prefs: Optional[Pre
     async def post_shutdown(app: Application) -> None:
         svc.pool.shutdown()
         svc.prefs.close()
+        svc.pending.close()
         alerts.store.close()
 
     builder = (Application.builder().token(token)

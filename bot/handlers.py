@@ -20,6 +20,7 @@ from core.draw import render, to_jpeg
 from core.records import LookResult
 
 from . import cards
+from .photo_queue_store import PhotoQueueStore
 from .prefs import Prefs, parse_budget, parse_gender
 from .schedule import RefreshOutcome, Refresher
 from .worker import PhotoQueues, WorkerPool
@@ -43,6 +44,7 @@ class Services:
     pool: WorkerPool
     refresher: Refresher
     queue: PhotoQueues
+    pending: PhotoQueueStore  # the queue's photos, on disk until answered
     admin_ids: frozenset[int] = field(default_factory=frozenset)
     albums: dict = field(default_factory=dict)  # (chat, media_group_id) -> photos so far
 

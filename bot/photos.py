@@ -1,20 +1,24 @@
 """The photo flow: a photo (or an album of them) is taken into its sender's queue or refused at
-once with what to do; each taken photo is then downloaded, looked at and answered, in order."""
+once with what to do; each taken photo is then downloaded, looked at and answered, in order.
+Taken photos are also recorded in the bot's SQLite until answered, so that after a crash the
+next start answers them first (`resume`)."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from itertools import groupby
 from typing import AsyncIterator, Optional
 
-from telegram import Message, Update
+from telegram import Chat, Message, Update, User
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import ContextTypes
+from telegram.ext import Application, CallbackContext, ContextTypes
 
 from . import cards
 from .handlers import Services, send_result, services
+from .photo_queue_store import PendingPhoto
 from .worker import USER_FULL, Admission
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,26 @@ class Incoming:
         """The user whose queue it joins (an anonymous group admin has none: the chat's)."""
         user = self.message.from_user
         return user.id if user else self.message.chat_id
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return self.message.chat_id, self.message.message_id
+
+    def record(self) -> PendingPhoto:
+        m = self.message
+        return PendingPhoto(m.chat_id, m.message_id, self.sender,
+                            m.from_user.id if m.from_user else None, m.chat.type, self.file_id,
+                            self.size, m.media_group_id, m.date.isoformat())
+
+    @classmethod
+    def restored(cls, p: PendingPhoto, app: Application) -> "Incoming":
+        """A photo a previous run took, rebuilt enough to be answered with a reply to it."""
+        user = User(p.user_id, "", False) if p.user_id is not None else None
+        message = Message(p.message_id, p.sent, Chat(p.chat_id, p.chat_type), from_user=user,
+                          media_group_id=p.album_id)
+        message.set_bot(app.bot)
+        return cls(message, p.file_id, p.file_size,
+                   CallbackContext(app, chat_id=p.chat_id, user_id=p.user_id))
 
 
 async def photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -85,9 +109,12 @@ async def admit(svc: Services, photos: list[Incoming]) -> None:
             await p.message.reply_text(cards.too_large(limit), do_quote=True)
         else:
             fitting.append(p)
+    again = svc.pending.recorded(p.key for p in fitting)
+    fitting = [p for p in fitting if p.key not in again]  # Telegram redelivered it after a crash
     if not fitting:
         return
     admission: Admission[Incoming] = svc.queue.offer(fitting[0].sender, fitting)
+    svc.pending.add(p.record() for p in admission.taken)
     if admission.acknowledge:
         await admission.taken[0].message.reply_text(cards.queued(len(admission.taken)),
                                                     do_quote=True)
@@ -99,6 +126,13 @@ async def admit(svc: Services, photos: list[Incoming]) -> None:
 
 
 async def answer(job: Incoming) -> None:
+    """Reply to the photo, then forget it on disk; one whose answer is cancelled (a crash, or
+    a shutdown) stays recorded for the next start."""
+    await look_and_reply(job)
+    services(job.context).pending.remove(*job.key)
+
+
+async def look_and_reply(job: Incoming) -> None:
     """Download, look (in the pool) and reply; every path ends in a reply to the photo."""
     svc, message, context = services(job.context), job.message, job.context
     try:
@@ -124,6 +158,23 @@ async def farewell(svc: Services, timeout: float) -> None:
     for job in await svc.queue.drain(timeout):
         with contextlib.suppress(TelegramError):
             await job.message.reply_text(cards.RESTARTING, do_quote=True)
+            svc.pending.remove(*job.key)
+
+
+async def resume(app: Application) -> int:
+    """At start-up: queue the photos a previous run took and never answered, before any new
+    one, each sender's in order; tell plainly which ones the queue can't take any more."""
+    svc: Services = app.bot_data["services"]
+    left = svc.pending.left()
+    if left:
+        log.info("answering %d photo(s) left unanswered by the previous run", len(left))
+    for sender, rows in groupby(left, key=lambda p: p.sender):
+        admission = svc.queue.offer(sender, [Incoming.restored(p, app) for p in rows])
+        for job in admission.refused:  # only if LOOKBOT_USER_QUEUE was lowered meanwhile
+            with contextlib.suppress(TelegramError):
+                await job.message.reply_text(cards.RESTARTING, do_quote=True)
+                svc.pending.remove(*job.key)
+    return len(left)
 
 
 async def download(context: ContextTypes.DEFAULT_TYPE, file_id: str, limit: int) -> bytes | str:

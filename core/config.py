@@ -204,8 +204,8 @@ class Config(SharedPaths):
     bot_max_download_bytes: int = setting(20_000_000, "LOOKBOT_MAX_DOWNLOAD_BYTES",
         "larger photos are refused before download", gt=0)
     bot_db: str = setting("", "LOOKBOT_BOT_DB",
-        "per-user settings, counters, saved items and waiting alerts; empty: bot.db in "
-        "LOOKBOT_DATA_DIR")
+        "per-user settings, counters, saved items, waiting alerts and the photos taken but not "
+        "yet answered; empty: bot.db in LOOKBOT_DATA_DIR")
     alert_drop_percent: float = setting(5.0, "LOOKBOT_ALERT_DROP_PERCENT",
         "a saved item's price must fall this many percent below its price when saved (or at its "
         "last alert) for a price-drop alert", gt=0, lt=100)

@@ -37,17 +37,22 @@ def shared(*parts: str) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def bot_on_fake_telegram(config, engine=None, **kwargs):
+async def bot_on_fake_telegram(config, engine=None, *, fake=None, post_init: bool = False,
+                               **kwargs):
     """(fake Bot API, running Application) for `config`; no engine needed for commands and
-    buttons that do not look at photos."""
+    buttons that do not look at photos. Pass `fake` to keep one fake API (and its chats) across
+    bots; `post_init` runs the start-up hook as run_polling does (commands, left photos)."""
     from bot.app import build_application
     from tests.fake_telegram import TOKEN, FakeTelegram
 
-    fake = await FakeTelegram().start()
+    own = fake is None
+    fake = fake or await FakeTelegram().start()
     config = config.replace(telegram_base_url=fake.base_url,
                             telegram_base_file_url=fake.base_file_url)
     app = build_application(config, TOKEN, engine, **kwargs)
     await app.initialize()
+    if post_init:
+        await app.post_init(app)
     await app.start()
     await app.updater.start_polling(poll_interval=0, timeout=1)
     try:
@@ -56,7 +61,8 @@ async def bot_on_fake_telegram(config, engine=None, **kwargs):
         await app.updater.stop()
         await app.stop()
         await app.shutdown()
-        await fake.stop()
+        if own:
+            await fake.stop()
 
 
 async def answer_to_press(fake, user_id: int, message: dict, data: str) -> str:
