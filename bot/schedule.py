@@ -15,14 +15,14 @@ from typing import Awaitable, Callable, Optional, Sequence
 
 from core.catalog import Catalog
 from core.config import Config
-from scraper.refresh import daily_time, is_catch_up_due, is_running, last_success, refresh_argv
+from scraper.refresh import (EXIT_BUSY, daily_time, is_catch_up_due, is_running, last_success,
+                             refresh_argv)
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
 OnDone = Callable[["RefreshOutcome"], Awaitable[None]]
 CATCH_UP_DELAY = dt.timedelta(seconds=60)  # let the bot settle before a catch-up crawl
-EXIT_BUSY = 3  # scraper.refresh's exit status when another refresh holds the lock
 
 
 def utc_now() -> dt.datetime:
