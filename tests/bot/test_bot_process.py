@@ -1,9 +1,10 @@
 """`python -m bot.app` as a real process against the fake Bot API: configuration from the
 environment, the engine loaded once, a new index version picked up without a restart, a clean
-stop on SIGINT, and the token nowhere in its logs."""
+stop on SIGINT, the token nowhere in its logs, and no taken photo lost to a SIGKILL."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -16,7 +17,7 @@ import pytest
 
 from core.config import Config
 from core.index import POINTER, current_version
-from tests.helpers import REPO
+from tests.helpers import REPO, shared, small_jpeg
 from tests.fake_telegram import TOKEN, FakeTelegram
 
 ADMIN = 77
@@ -104,3 +105,62 @@ async def test_bot_process_serves_reloads_the_index_and_keeps_the_token_secret(t
     assert proc.returncode == 0, text[-3000:]
     assert TOKEN not in text and TOKEN.split(":")[1] not in text
     assert "not-a-number" in text  # the bad admin id is named in the log, then ignored
+
+
+@pytest.mark.slow
+async def test_photos_taken_before_sigkill_are_answered_once_in_order_by_the_next_process(
+        tmp_path):
+    data = tmp_path / "data"
+    copy_data_dir(Config.from_env().data_dir, data)
+    fake = await FakeTelegram().start()
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "LOOKBOT_DATA_DIR": str(data),
+           "LOOKBOT_TELEGRAM_BASE_URL": fake.base_url,
+           "LOOKBOT_TELEGRAM_BASE_FILE_URL": fake.base_file_url, "LOOKBOT_CRAWL_TIME": "off",
+           "LOOKBOT_WORKERS": "1", "LOOKBOT_WEBHOOK_URL": "", "LOOKBOT_K": "2",
+           "LOOKBOT_DRAW_BOXES": "0", "LOOKBOT_BOT_DB": str(tmp_path / "bot.db")}
+    log = tmp_path / "bot.log"
+
+    def waiting() -> int:
+        """Photos in the bot's SQLite still to answer (-1 before the bot made its table)."""
+        with contextlib.closing(sqlite3.connect(tmp_path / "bot.db")) as db:
+            try:
+                return db.execute("select count(*) from pending_photos").fetchone()[0]
+            except sqlite3.OperationalError:
+                return -1
+
+    async def bot_process() -> asyncio.subprocess.Process:
+        with open(log, "ab") as out:
+            return await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot.app", cwd=REPO, env=env, stdout=out, stderr=out)
+
+    photos = [small_jpeg(shared("people", "fullshot", name), 320) for name in
+              ("clothing__photos_0032.jpg", "clothing__photos_0049.jpg",
+               "clothing__photos_0098.jpg")]
+    replies = lambda: [c.reply_to for c in fake.sent(81) if c.reply_to and  # noqa: E731
+                       not c.text.startswith("Got ")]
+    proc = await bot_process()
+    try:
+        sent = [fake.send_photo(81, data) for data in photos]
+        await fake.wait_for(lambda: (proc.returncode is not None or replies()
+                                     and waiting() == 2), 240)
+        proc.kill()  # SIGKILL: no farewell, no clean close of anything
+        await proc.wait()
+        assert replies() == [sent[0]["message_id"]], log.read_text()[-3000:]
+
+        proc = await bot_process()
+        ids = [m["message_id"] for m in sent]
+        await fake.wait_for(lambda: proc.returncode is not None or len(replies()) >= 3
+                            and waiting() == 0, 240)
+        await asyncio.sleep(1)  # time for any extra answer to show
+        assert replies() == ids, "each photo answered exactly once, in order, across the kill"
+        assert "answering 2 photo(s) left unanswered by the previous run" in log.read_text()
+        assert not [c for c in fake.sent(81) if "send it again" in c.text]
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(proc.wait(), 60)
+            except asyncio.TimeoutError:
+                proc.kill()
+                await proc.wait()
+        await fake.stop()
