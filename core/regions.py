@@ -78,3 +78,36 @@ class PoseRegionFinder:
                min_score: Optional[float] = None) -> list[Detection]:
         lms = verdict.landmarks if verdict else None
         return pose_regions(lms, image.shape[1], image.shape[0], self.score)
+
+
+def head_region(lms: Optional[Landmarks], width: int, height: int) -> Optional[Box]:
+    """Head and hair down to the shoulders, for the wearer's gender (core/street.py)."""
+    if not lms:
+        return None
+    shoulders = _pts(lms, (g.L_SHOULDER, g.R_SHOULDER))
+    hips = _pts(lms, (g.L_HIP, g.R_HIP))
+    eyes = _pts(lms, (g.L_EYE, g.R_EYE))
+    unit = max(float(np.linalg.norm(shoulders[0] - shoulders[1])),
+               float(hips[:, 1].mean() - shoulders[:, 1].mean()) * 0.6, 8.0)
+    cx = float(lms[g.NOSE][0])
+    return _clip((cx - 0.7 * unit, float(eyes[:, 1].mean()) - 0.9 * unit, cx + 0.7 * unit,
+                  float(shoulders[:, 1].mean()) + 0.2 * unit), width, height)
+
+
+SHAPE_DIM = 6
+
+
+def body_shape(lms: Optional[Landmarks]) -> np.ndarray:
+    """Body proportions over the eye-to-heel height (shoulder and hip widths, torso, legs)."""
+    if not lms:
+        return np.zeros(SHAPE_DIM, dtype=np.float32)
+    p = lambda i: np.array(lms[i][:2], dtype=np.float64)
+    eye_y = (p(g.L_EYE)[1] + p(g.R_EYE)[1]) / 2
+    heel_y = (p(g.L_HEEL)[1] + p(g.R_HEEL)[1]) / 2
+    h = max(heel_y - eye_y, 1.0)
+    sw = np.linalg.norm(p(g.L_SHOULDER) - p(g.R_SHOULDER))
+    hw = np.linalg.norm(p(g.L_HIP) - p(g.R_HIP))
+    sy = (p(g.L_SHOULDER)[1] + p(g.R_SHOULDER)[1]) / 2
+    hy = (p(g.L_HIP)[1] + p(g.R_HIP)[1]) / 2
+    return np.array([sw / h, hw / h, (hy - sy) / h, sw / max(hw, 1.0), (sy - eye_y) / h,
+                     (heel_y - hy) / h], dtype=np.float32)

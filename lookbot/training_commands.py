@@ -109,6 +109,19 @@ def bench_head(photos, n_photos):
     return 0
 
 
+@click.command("train-street")
+@click.option("--l2", type=float, default=3e-3, show_default=True,
+              help="L2 penalty of the linear models")
+@click.option("--limit", type=int, default=None, help="train photos (smoke runs)")
+def train_street(l2, limit):
+    """Train the street model (the wearer's gender, each garment's type and colour) on CCP
+    train photos; writes data/models/street_model.pt and street_report.json."""
+    from training.street_training import train_street as train
+
+    echo_json(train(config(), l2=l2, limit=limit), indent=2)
+    return 0
+
+
 @click.command("tune-backbone")
 @click.option("--epochs", type=int, default=30, show_default=True)
 @click.option("--lr", type=float, default=3e-4, show_default=True, help="backbone learning rate")
@@ -134,4 +147,5 @@ def tune_backbone(epochs, lr, clean_share, device, minutes, workers, subset, ini
     return 0
 
 
-COMMANDS = [train_detector, train_segmenter, average_detectors, train_embedding, bench_head, tune_backbone]
+COMMANDS = [train_detector, train_segmenter, average_detectors, train_embedding, bench_head,
+            tune_backbone, train_street]

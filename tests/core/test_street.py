@@ -1,0 +1,80 @@
+"""The street model: the wearer's vote (crafted log-odds, the unsure band), how its hints order
+search results, and the shipped model on real CCP photos it never trained on."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from core.rerank import Candidate, rerank
+from core.street import (STREET_FILE, ArticleHint, WearerCall, load_street_model, resolve_gender,
+                         vote)
+from tests.helpers import FIXTURES, REPO
+
+WEIGHTS = (1.0, 1.0, 1.0, 0.0)  # garment mean, person box, head box, bias
+
+
+def test_the_outfit_votes_in_log_odds():
+    assert vote([3.0, 2.0, 4.0], 2.0, 1.0, WEIGHTS) > 0.99  # everything says women
+    assert vote([-3.0, -4.0], -2.0, None, WEIGHTS) < 0.01  # everything says men
+    # one garment's strong vote is averaged with the others, not counted alone
+    assert vote([6.0, -2.0, -2.0, -2.0], None, None, WEIGHTS) == pytest.approx(0.5)
+    # the head disagrees with the clothes: the sum decides, here for the head
+    assert vote([1.0, 1.0], None, -3.0, WEIGHTS) == pytest.approx(1 / (1 + np.exp(2.0)))
+    assert vote([], None, None, (1.0, 1.0, 1.0, 0.3)) == pytest.approx(1 / (1 + np.exp(-0.3)))
+    assert vote([1.0], 1.0, None, (0.0, 2.0, 0.0, 0.0)) == pytest.approx(1 / (1 + np.exp(-2.0)))
+
+
+def test_the_unsure_band_and_the_leaning():
+    assert WearerCall(0.9, 0.3, 0.7).gender == "women"
+    assert WearerCall(0.1, 0.3, 0.7).gender == "men"
+    unsure = WearerCall(0.45, 0.3, 0.7)
+    assert unsure.gender == "unsure" and unsure.leaning == "men"
+    assert WearerCall(0.3, 0.3, 0.7).gender == "men"  # the edges belong to the sides
+
+
+def test_the_shopper_s_choice_beats_the_photo_and_unsure_shows_unisex_first():
+    women = WearerCall(0.95, 0.3, 0.7)
+    assert resolve_gender("auto", women) == ("women", False, "photo")
+    for choice in ("men", "women", "any"):
+        assert resolve_gender(choice, women) == (choice, False, "you")
+    # unsure: unisex first, then the leaning gender, never the other one
+    assert resolve_gender("auto", WearerCall(0.6, 0.3, 0.7)) == ("women", True, "photo")
+    assert resolve_gender("auto", WearerCall(0.4, 0.3, 0.7)) == ("men", True, "photo")
+    assert resolve_gender("auto", None) == ("any", False, "none")
+
+
+def _cands():
+    # nearest first: a shirt, a jacket, a black jacket, a unisex jacket
+    rows = [("a", 0.50, "Shirts", "Blue", "Women"), ("b", 0.52, "Jackets", "Blue", "Women"),
+            ("c", 0.60, "Jackets", "Black", "Women"), ("d", 0.70, "Jackets", "Navy Blue", "Unisex")]
+    return [Candidate(k, d, {"article_type": t, "colour": c, "gender": g}) for k, d, t, c, g in rows]
+
+
+def test_a_sure_hint_filters_and_an_unsure_one_reranks():
+    keys = lambda cs: [c.key for c in cs]
+    assert keys(rerank(_cands(), weight=0.0)) == ["a", "b", "c", "d"]
+    sure = ArticleHint({"Jackets": 0.95}, {"blue": 0.9}, frozenset({"Jackets"}), "blue")
+    # the shirt and the black jacket break a sure prediction: behind all that keep them
+    assert keys(rerank(_cands(), weight=0.0, hint=sure)) == ["b", "d", "a", "c"]
+    unsure = ArticleHint({"Jackets": 0.6}, {})
+    # no filter: each jacket gains 0.3 * 0.6, and the nearer two pass the shirt
+    assert keys(rerank(_cands(), weight=0.0, hint=unsure)) == ["b", "c", "a", "d"]
+    first = ArticleHint({"Jackets": 0.95}, {}, frozenset({"Jackets"}), None, unisex_first=True)
+    assert keys(rerank(_cands(), weight=0.0, hint=first)) == ["d", "b", "c", "a"]
+
+
+MODEL = REPO / "data" / "models" / STREET_FILE
+needs_model = pytest.mark.skipif(not MODEL.exists(), reason="no street model")
+
+
+@needs_model
+def test_the_shipped_model_loads_offline_with_its_report(no_network):
+    model = load_street_model(MODEL, 1280)
+    report = json.loads((MODEL.parent / "street_report.json").read_text())
+    assert model.labels and set(model.label_category) <= {"topwear", "bottomwear", "footwear",
+                                                          "eyewear", "handbag"}
+    low, high = model.gender_low, model.gender_high
+    assert 0.0 < low <= 0.5 <= high < 1.0
+    assert report["file"] == STREET_FILE and report["split"] == "detector_split.json:train"
