@@ -141,6 +141,9 @@ class Config(SharedPaths):
         "weight of the neighbourhood's label vote when re-ranking results; 0 switches it off", ge=0)
     search_k_factor: int = setting(20, "LOOKBOT_SEARCH_K_FACTOR",
         "Annoy search_k = k * trees * this factor", gt=0)
+    use_street_model: bool = setting(True, "LOOKBOT_STREET_MODEL",
+        "use the street model from models_dir (the wearer's gender, each garment's type and "
+        "colour) when present (1/0)")
 
     # --- the engine as a service on Ray (core/service.py, core/remote.py) ---
     engine_url: str = setting("", "LOOKBOT_ENGINE_URL",

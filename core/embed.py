@@ -216,10 +216,13 @@ class Embedder:
             return self.onnx(batch)
         return self.backbone(batch).numpy().astype(np.float32)
 
-    def from_features(self, feats: np.ndarray, crops: Optional[Sequence[Image.Image]] = None
-                      ) -> np.ndarray:
-        """Backbone features to final unit vectors (applies the head when there is one)."""
+    def from_features(self, feats: np.ndarray, crops: Optional[Sequence[Image.Image]] = None,
+                      colour: Optional[np.ndarray] = None) -> np.ndarray:
+        """Backbone features to final unit vectors (applies the head when there is one);
+        `colour`: the crops' colour features (core.colour), when already computed."""
         if self.head is not None:
+            if colour is not None:
+                return l2_normalise(self.head.project_with_colour(feats, colour))
             return l2_normalise(self.head.project(feats, crops))
         return l2_normalise(feats)
 

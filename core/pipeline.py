@@ -8,23 +8,26 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Optional
 
 import numpy as np
 from PIL import Image
 
 from .catalog import Catalog
+from .colour import colour_features
 from .config import Config
 from .detect import Detector, build_detector, scale_detections
 from .embed import Embedder
 from .gate import GateThresholds, PoseGate
 from .imageio import BadImage, Photo, decode
 from .index import CatalogIndex, IndexMismatch, current_version, normalise_gender
-from .records import (Article, Box, Detection, GateVerdict, LookResult, Product,
-                      SearchOptions)
+from .records import (Article, Box, Detection, DetectResult, GateVerdict, LookResult, Product,
+                      SearchOptions, SimilarResult)
+from .regions import body_shape
 from .rerank import LABELS, Candidate, rerank
 from .segment import Segment, Segmenter, cut_out, mask_for
+from .street import ArticleHint, read_outfit, street_model_for, wearer_boxes
 
 log = logging.getLogger(__name__)
 
@@ -33,34 +36,8 @@ log = logging.getLogger(__name__)
 CROP_MARGIN = 0.06
 # How many nearest products the neighbourhood vote may re-order (see core/rerank.py).
 RERANK_WINDOW = 50
-
-
-@dataclass
-class DetectResult:
-    photo: str
-    reason: str
-    message: str
-    detections: list[Detection] = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        out = {"photo": self.photo, "detections": [d.to_json() for d in self.detections]}
-        if self.reason != "ok":
-            out.update(reason=self.reason, message=self.message)
-        return out
-
-
-@dataclass
-class SimilarResult:
-    photo: str
-    reason: str
-    message: str
-    products: list[Product] = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        out = {"photo": self.photo, "products": [p.to_json() for p in self.products]}
-        if self.reason != "ok":
-            out.update(reason=self.reason, message=self.message)
-        return out
+# With a street hint more candidates are read, so a sure type or colour still finds k products.
+STREET_WINDOW = 200
 
 
 def crop(photo: Photo, box_work: Box, margin: float = CROP_MARGIN, mask: Optional[np.ndarray] = None,
@@ -107,6 +84,7 @@ class Engine:
         self.segmenter: Optional[Segmenter] = Segmenter.from_config(c)
         self.embedder = Embedder.from_config(c)
         self.catalog = Catalog(c.catalog_path, c.data_dir)
+        self.street = street_model_for(self.config, self.embedder)
         self._detector_lock = threading.Lock()
         self._index_lock = threading.Lock()
         self.index: Optional[CatalogIndex] = None
@@ -184,15 +162,18 @@ class Engine:
             return self.segmenter.segment(photo.rgb) if self.segmenter is not None else []
 
     def search(self, vector: np.ndarray, category: str, options: SearchOptions,
-               exclude: tuple[str, ...] = ()) -> list[Product]:
-        """Products of `category` nearest to `vector`, honouring gender, budget and paging."""
+               exclude: tuple[str, ...] = (), hint: Optional[ArticleHint] = None
+               ) -> list[Product]:
+        """Products of `category` nearest to `vector`, honouring gender, budget and paging,
+        ordered by the street model's `hint` when given (gender auto without a photo: any)."""
         self.reload_if_changed()
         index = self.index
         if index is None:
             raise FileNotFoundError("no catalog index loaded: run `lookbot index` first")
-        gender = normalise_gender(options.gender)
+        gender = normalise_gender("any" if options.gender == "auto" else options.gender)
         want = options.offset + options.k
         window = RERANK_WINDOW if self.config.rerank_weight > 0 else 0
+        window = STREET_WINDOW if hint is not None else window
         n = max(want * 3 + 10, window)
         while True:
             hits = index.query(vector, category, gender, n=n, embedding=self.embedder.version,
@@ -200,7 +181,8 @@ class Engine:
             rows = self.catalog.get_many([h.product_id for h in hits])
             ranked = rerank([Candidate(h.product_id, h.distance,
                                        {k: rows.get(h.product_id, {}).get(k) for k in LABELS})
-                             for h in hits], weight=self.config.rerank_weight, window=window)
+                             for h in hits], weight=self.config.rerank_weight, window=window,
+                            hint=hint)
             products = []
             for cand in ranked:
                 row = rows.get(cand.key)
@@ -250,10 +232,21 @@ class Engine:
                 crops.append(crop(image, det.box, mask=mask_for(segments, det.category, det.box),
                                   whiten=self.config.segmenter_cut == "white"))
                 owners.append(gi)
-        vectors = self.embedder.embed(crops)
+        people = wearer_boxes(self.street, image.rgb.shape, verdict.landmarks,
+                              [d.box for g in groups for d in g])
+        crops += [crop(image, box, margin=0.0) for box in people.values()]
+        feats = self.embedder.backbone_features(crops)
+        colour = colour_features(crops[:len(owners)])
+        vectors = self.embedder.from_features(feats[:len(owners)], colour=colour)
+        extra = dict(zip(people, feats[len(owners):]))
+        result.gender, result.gender_source, call, hints = read_outfit(
+            self.street, [g[0].category for g in groups], owners, feats[:len(owners)], colour,
+            extra, body_shape(verdict.landmarks), options.gender)
+        result.wearer = call.to_json() if call is not None else None
         timings["embed"] = time.perf_counter() - t
 
         t = time.perf_counter()
+        search_options = replace(options, gender=result.gender)
         for gi, group in enumerate(groups):
             vec = vectors[[i for i, o in enumerate(owners) if o == gi]].mean(axis=0)
             vec = vec / max(float(np.linalg.norm(vec)), 1e-12)
@@ -261,7 +254,8 @@ class Engine:
             box = union([d.box for d in group])
             det = scale_detections([Detection(best.category, box, best.score, best.source)],
                                    image.scale, image.width, image.height)[0]
-            result.articles.append(Article(det, self.search(vec, det.category, options), vec))
+            products = self.search(vec, det.category, search_options, hint=hints[gi])
+            result.articles.append(Article(det, products, vec, hints[gi]))
         timings["search"] = time.perf_counter() - t
         return result
 

@@ -68,16 +68,20 @@ class Article:
     detection: Detection
     products: list[Product] = field(default_factory=list)
     vector: Optional[Any] = field(default=None, repr=False)  # query embedding, for paging
+    hint: Optional[Any] = field(default=None, repr=False)  # the street model's ArticleHint
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.detection.to_json(), "products": [p.to_json() for p in self.products]}
+        out = {**self.detection.to_json(), "products": [p.to_json() for p in self.products]}
+        if self.hint is not None:
+            out["predicted"] = self.hint.to_json()
+        return out
 
 
 @dataclass
 class SearchOptions:
     """What the shopper asked for: whose clothes, how many, and how much to spend."""
 
-    gender: str = "any"  # men | women | any
+    gender: str = "auto"  # men | women | any, or auto: the wearer's, inferred from the photo
     k: int = 5
     budget: Optional[int] = None  # maximum price in rupees; products with unknown price pass
     offset: int = 0  # for "more like this" paging
@@ -97,6 +101,9 @@ class LookResult:
     width: int = 0
     height: int = 0
     timings: dict[str, float] = field(default_factory=dict)  # seconds per LOOK_STAGES entry
+    gender: str = "any"  # whose products were shown: men, women or any
+    gender_source: str = "you"  # "photo" when inferred from the wearer, "you" when chosen
+    wearer: Optional[dict[str, Any]] = None  # the street model's call: gender, p_women
 
     @property
     def full_shot(self) -> bool:
@@ -105,8 +112,38 @@ class LookResult:
     def to_json(self) -> dict[str, Any]:
         return {"photo": self.photo, "full_shot": self.verdict.full_shot,
                 "reason": self.verdict.reason, "message": self.verdict.message,
+                "gender": {"shown": self.gender, "source": self.gender_source,
+                           **({"wearer": self.wearer} if self.wearer else {})},
                 "articles": [a.to_json() for a in self.articles]}
 
 
 def as_dict(record: Any) -> dict[str, Any]:
     return asdict(record)
+
+
+@dataclass
+class DetectResult:
+    photo: str
+    reason: str
+    message: str
+    detections: list[Detection] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        out = {"photo": self.photo, "detections": [d.to_json() for d in self.detections]}
+        if self.reason != "ok":
+            out.update(reason=self.reason, message=self.message)
+        return out
+
+
+@dataclass
+class SimilarResult:
+    photo: str
+    reason: str
+    message: str
+    products: list[Product] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        out = {"photo": self.photo, "products": [p.to_json() for p in self.products]}
+        if self.reason != "ok":
+            out.update(reason=self.reason, message=self.message)
+        return out

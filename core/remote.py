@@ -15,6 +15,7 @@ from typing import Any, Optional
 import numpy as np
 
 from .records import (Article, Detection, GateVerdict, LookResult, Product, SearchOptions)
+from .street import ArticleHint
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +40,23 @@ def look_to_wire(result: LookResult, full: bool = False) -> dict[str, Any]:
             wire["vector"] = None if article.vector is None else \
                 np.asarray(article.vector, np.float32).tolist()
             wire["products_full"] = [dataclasses.asdict(p) for p in article.products]
+            wire["hint"] = article.hint.to_wire() if article.hint is not None else None
     return out
 
 
 def look_from_wire(wire: dict[str, Any]) -> LookResult:
     """The LookResult a `full=1` answer describes."""
     verdict = GateVerdict(wire["full_shot"], wire["reason"], wire["message"])
+    gender = wire.get("gender") or {}
     result = LookResult(wire["photo"], verdict, width=wire.get("width", 0),
-                        height=wire.get("height", 0), timings=wire.get("timings", {}))
+                        height=wire.get("height", 0), timings=wire.get("timings", {}),
+                        gender=gender.get("shown", "any"), gender_source=gender.get("source", "you"),
+                        wearer=gender.get("wearer"))
     for a in wire["articles"]:
         det = Detection(a["category"], tuple(a["box"]), a["score"], a["source"])
         vec = None if a.get("vector") is None else np.asarray(a["vector"], np.float32)
         result.articles.append(Article(det, [Product(**p) for p in a.get("products_full", [])],
-                                       vec))
+                                       vec, ArticleHint.from_wire(a.get("hint"))))
     return result
 
 
@@ -83,9 +88,11 @@ class RemoteEngine:
         return look_from_wire(self._call("POST", "/look", params=params, content=data))
 
     def search(self, vector: np.ndarray, category: str, options: SearchOptions,
-               exclude: tuple[str, ...] = ()) -> list[Product]:
+               exclude: tuple[str, ...] = (), hint: Optional[ArticleHint] = None
+               ) -> list[Product]:
         body = {"vector": np.asarray(vector, np.float32).tolist(), "category": category,
-                **options_query(options), "exclude": list(exclude)}
+                **options_query(options), "exclude": list(exclude),
+                "hint": hint.to_wire() if hint is not None else None}
         return [Product(**p) for p in self._call("POST", "/search", json=body)["products"]]
 
     def stats(self) -> dict:

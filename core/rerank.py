@@ -3,14 +3,23 @@ closeness, on the article type, colour and gender the query most likely shows, a
 that agree with the vote move up. Catalog labels are known facts about products; the query's
 own labels are never needed. The weight and temperature were chosen on held-out catalog items
 (docs/MEASUREMENTS.md, "Design choices").
+
+A street model's `ArticleHint` (core/street.py) adds what the photo itself says: products whose
+type or colour family breaks a sure prediction move behind all that keep it, products of unisex
+first when the wearer is unsure, and unsure predictions add to the score.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
+
+from .colour_names import colour_family
+
+if TYPE_CHECKING:
+    from .street import ArticleHint
 
 LABELS: tuple[str, ...] = ("article_type", "colour", "gender")
 
@@ -24,23 +33,47 @@ class Candidate:
     labels: dict[str, Optional[str]]
 
 
+# How much an unsure street prediction moves a product: its probability times this, in distance.
+HINT_TYPE_WEIGHT = 0.3
+HINT_COLOUR_WEIGHT = 0.3
+
+
 def rerank(candidates: Sequence[Candidate], weight: float = 0.5, temperature: float = 0.05,
-           window: int = 50) -> list[Candidate]:
-    """Candidates (nearest first) re-ordered by distance minus `weight` x label agreement.
+           window: int = 50, hint: Optional["ArticleHint"] = None) -> list[Candidate]:
+    """Candidates (nearest first) re-ordered by distance minus `weight` x label agreement,
+    and by the street `hint` when there is one.
 
     Only the `window` nearest are re-ordered, so paging deeper never reshuffles earlier pages.
     """
-    if weight <= 0 or len(candidates) < 2:
+    if (weight <= 0 and hint is None) or len(candidates) < 2:
         return list(candidates)
     head, tail = list(candidates[:window]), list(candidates[window:])
     dist = np.array([c.distance for c in head], dtype=np.float64)
+    score = dist - (_vote(head, dist, temperature) * weight if weight > 0 else 0.0)
+    if hint is None:
+        order = np.argsort(score, kind="stable")
+        return [head[i] for i in order] + tail
+    types = [c.labels.get("article_type") for c in head]
+    families = [colour_family(c.labels.get("colour")) for c in head]
+    score -= HINT_TYPE_WEIGHT * np.array([hint.types.get(t or "", 0.0) for t in types])
+    score -= HINT_COLOUR_WEIGHT * np.array([hint.families.get(f or "", 0.0) for f in families])
+    breaks = np.array([(bool(hint.sure_types) and t not in hint.sure_types)
+                       + (hint.sure_family is not None and f != hint.sure_family)
+                       for t, f in zip(types, families)], dtype=np.float64)
+    not_unisex = np.array([hint.unisex_first and c.labels.get("gender") != "Unisex"
+                           for c in head], dtype=np.float64)
+    order = np.lexsort((score, not_unisex, breaks))
+    return [head[i] for i in order] + tail
+
+
+def _vote(head: Sequence[Candidate], dist: np.ndarray, temperature: float) -> np.ndarray:
+    """Each candidate's share of the neighbourhood's closeness-weighted vote, summed over LABELS."""
     votes_weight = np.exp(-(dist - dist.min()) / max(temperature, 1e-6))
-    score = dist.copy()
+    agree = np.zeros(len(head))
     for label in LABELS:
         votes: dict[Optional[str], float] = defaultdict(float)
         for c, w in zip(head, votes_weight):
             votes[c.labels.get(label)] += w
         total = sum(votes.values()) or 1.0
-        score -= weight * np.array([votes[c.labels.get(label)] / total for c in head])
-    order = np.argsort(score, kind="stable")
-    return [head[i] for i in order] + tail
+        agree += np.array([votes[c.labels.get(label)] / total for c in head])
+    return agree

@@ -19,6 +19,7 @@ from typing import Any, Optional
 from .config import REPO_ROOT, Config
 from .records import SearchOptions
 from .remote import look_to_wire
+from .street import ArticleHint
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class ServeSettings:
 
 def _options(query: Any) -> SearchOptions:
     budget = query.get("budget")
-    return SearchOptions(gender=query.get("gender") or "any", k=int(query.get("k") or 5),
+    return SearchOptions(gender=query.get("gender") or "auto", k=int(query.get("k") or 5),
                          budget=int(float(budget)) if budget not in (None, "", "none") else None,
                          offset=int(query.get("offset") or 0))
 
@@ -75,7 +76,8 @@ class LookService:
                 products = await self._run(self.engine.search,
                                            np.asarray(body["vector"], np.float32),
                                            body["category"], _options(body),
-                                           tuple(body.get("exclude") or ()))
+                                           tuple(body.get("exclude") or ()),
+                                           ArticleHint.from_wire(body.get("hint")))
                 return _json({"products": [asdict(p) for p in products]})
             if request.method == "GET" and path == "stats":
                 await self._run(self.engine.reload_if_changed)

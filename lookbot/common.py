@@ -21,8 +21,9 @@ out_path = click.option("--out", type=click.Path(path_type=Path), default=None,
 def search_options(fn: Callable) -> Callable:
     """--gender, --k, --budget and --json, as `look` and `similar` take them."""
     for option in reversed([
-        click.option("--gender", type=click.Choice(["men", "women", "any"]), default="any",
-                     show_default=True),
+        click.option("--gender", type=click.Choice(["auto", "men", "women", "any"]),
+                     default="auto", show_default=True,
+                     help="whose products; auto: the wearer's, inferred from the photo"),
         click.option("--k", type=int, default=5, show_default=True, help="products per article"),
         click.option("--budget", type=int, default=None, help="maximum price in rupees"),
         click.option("--json", "as_json", is_flag=True, help="one JSON line per photo"),
