@@ -33,7 +33,7 @@ WELCOME = (
     "For best results send <b>one person, standing, head to feet</b> in the frame "
     "(as a photo, or as an image file).\n\n"
     "Commands:\n"
-    "/gender men|women|any: whose products to show\n"
+    "/gender men|women|any: whose products to show (auto: the person in the photo)\n"
     "/budget &lt;max rupees&gt;|off: a price limit\n"
     "/settings: your current choices\n"
     "/saved: the products you saved with ♥ (tap ♥ n under a card to save product n)\n"
@@ -99,7 +99,21 @@ def rejection(verdict: GateVerdict) -> str:
 
 def summary(result: LookResult) -> str:
     found = ", ".join(label(a.detection.category).lower() for a in result.articles)
-    return f"I found: {html.escape(found)}. Similar products below; tap a number to open it."
+    return (f"I found: {html.escape(found)}. Similar products below; tap a number to open it."
+            + (f"\n{whose(result)}" if result.gender_source == "photo" else ""))
+
+
+def whose(result: LookResult) -> str:
+    """Whose products a look shows when the photo chose: "Women's picks · /gender to change"."""
+    unsure = (result.wearer or {}).get("gender") == "unsure"
+    name = {"women": "Women's", "men": "Men's"}.get(result.gender, "All")
+    return (f"Unisex first, then {name.lower()} picks · /gender to choose" if unsure
+            else f"{name} picks · /gender to change")
+
+
+def gender_set(choice: str) -> str:
+    return ("OK: I'll pick by the person in each photo." if choice == "auto"
+            else f"OK: I'll show products for {choice}.")
 
 
 def nothing_found(category: str, budget: Optional[int], more: bool) -> str:

@@ -6,8 +6,8 @@ import contextlib
 import logging
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 from telegram import Message, Update
@@ -51,16 +51,15 @@ class Services:
 
 @dataclass
 class Shown:
-    """One article's results as far as the user has paged, for "More like this".
-
-    Kept in user_data, which PicklePersistence saves, so the button outlives a restart;
-    `embedding` names the vector's embedding, so a new model makes old buttons expire.
-    """
+    """One article's results as far as paged, for "More like this", kept in user_data; `embedding`
+    expires old buttons; `gender`, `hint`: whose products and the street hint later pages keep."""
 
     category: str
     vector: np.ndarray
     offset: int
     embedding: str = ""
+    gender: str = "any"
+    hint: Optional[Any] = None
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
@@ -78,15 +77,15 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def gender(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/gender men|women|any: whose products every search shows."""
+    """/gender men|women|any|auto: whose products every search shows."""
     svc, uid = services(context), update.effective_user.id
     choice = parse_gender(context.args[0]) if context.args else None
     if choice is None:
         await update.effective_message.reply_text(
-            f"Usage: /gender men|women|any (now: {svc.prefs.get(uid).gender})")
+            f"Usage: /gender men|women|any|auto (now: {svc.prefs.get(uid).gender})")
         return
     svc.prefs.set_gender(uid, choice)
-    await update.effective_message.reply_text(f"OK: I'll show products for {choice}.")
+    await update.effective_message.reply_text(cards.gender_set(choice))
 
 
 async def budget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -151,8 +150,8 @@ async def send_result(message: Message, context: ContextTypes.DEFAULT_TYPE, resu
         await message.reply_text(cards.NO_ARTICLES, do_quote=True)
         return
     budget = svc.prefs.get(message.from_user.id).budget if message.from_user else None
-    shown = [Shown(a.detection.category, a.vector, 0, svc.engine.embedding_version)
-             for a in result.articles]
+    shown = [Shown(a.detection.category, a.vector, 0, svc.engine.embedding_version,
+                   result.gender, a.hint) for a in result.articles]
     # Every card renders in the pool while the boxed photo is drawn and sent: PIL work off the path
     renders = [start_card(context, s, a.products, budget) for s, a in zip(shown, result.articles)]
     try:
@@ -219,10 +218,11 @@ async def more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer(cards.EXPIRED, show_alert=True)
         return
     await query.answer()
-    k = svc.config.k
-    nxt = Shown(shown.category, shown.vector, shown.offset + k, shown.embedding)
-    options = svc.prefs.get(update.effective_user.id).options(k=k, offset=nxt.offset)
-    products = await svc.pool.run(svc.engine.search, nxt.vector, nxt.category, options)
+    nxt = replace(shown, offset=shown.offset + svc.config.k)
+    options = svc.prefs.get(update.effective_user.id).options(svc.config.k, nxt.offset,
+                                                                 shown.gender)
+    products = await svc.pool.run(svc.engine.search, nxt.vector, nxt.category, options,
+                                  (), shown.hint)
     await send_card(update.effective_chat.id, context, nxt, products, options.budget)
 
 

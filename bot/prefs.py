@@ -12,26 +12,29 @@ import sqlite_utils
 from core.config import Config
 from core.records import SearchOptions
 
-GENDERS = ("men", "women", "any")
+GENDERS = ("men", "women", "any", "auto")  # auto: the wearer's, inferred from each photo
 
 
 @dataclass
 class UserPrefs:
     """What one shopper asked for with /gender and /budget."""
 
-    gender: str = "any"
+    gender: str = "auto"
     budget: Optional[int] = None  # maximum price in rupees
 
-    def options(self, k: int, offset: int = 0) -> SearchOptions:
-        return SearchOptions(gender=self.gender, k=k, budget=self.budget, offset=offset)
+    def options(self, k: int, offset: int = 0, inferred: Optional[str] = None) -> SearchOptions:
+        """`inferred`: the gender a look inferred, which later pages of it keep under auto."""
+        gender = inferred if self.gender == "auto" and inferred else self.gender
+        return SearchOptions(gender=gender, k=k, budget=self.budget, offset=offset)
 
     def describe(self) -> str:
         budget = f"up to ₹{self.budget:,}" if self.budget is not None else "no limit"
-        return f"Gender: {self.gender}\nBudget: {budget}"
+        gender = "from the photo (auto)" if self.gender == "auto" else self.gender
+        return f"Gender: {gender}\nBudget: {budget}"
 
 
 def parse_gender(text: str) -> Optional[str]:
-    """"men", "women" or "any" from what the user typed, or None."""
+    """"men", "women", "any" or "auto" from what the user typed, or None."""
     word = text.strip().lower()
     aliases = {"man": "men", "male": "men", "woman": "women", "female": "women", "all": "any"}
     word = aliases.get(word, word)
@@ -79,7 +82,7 @@ class Prefs:
                                   [user_id]))
         if not rows:
             return UserPrefs()
-        return UserPrefs(gender=rows[0]["gender"] or "any", budget=rows[0]["budget"])
+        return UserPrefs(gender=rows[0]["gender"] or "auto", budget=rows[0]["budget"])
 
     def set_gender(self, user_id: int, gender: str) -> UserPrefs:
         return self._update(user_id, gender=gender)

@@ -17,6 +17,8 @@ from core.index import GENDER_SCOPES
 from tests.helpers import (ADMIN, CARD_TITLE, FULL_SHOT, HALF_BODY, bot_config, card_calls,
                            running_bot, say, shared)
 
+MAN = ("ccp", "photos", "0035.jpg")  # a CCP validation photo of a man
+
 
 @pytest.mark.slow
 async def test_full_shot_gets_cards_per_article_and_more_like_this_pages(look_engine, tmp_path):
@@ -142,6 +144,37 @@ async def test_more_like_this_still_works_after_a_restart(look_engine, tmp_path)
                     if c.params.get("text") == cards.EXPIRED]
 
 
+@pytest.mark.slow
+async def test_gender_overrides_the_wearer_the_photo_shows(look_engine, tmp_path):
+    if look_engine.street is None:
+        pytest.skip("no street model in models_dir")
+    photo = shared(*MAN).read_bytes()  # a man; the street model never trained on this photo
+    men, women = GENDER_SCOPES["men"], GENDER_SCOPES["women"]
+
+    def genders(calls):
+        urls = [b["url"] for c in calls for b in c.buttons() if "url" in b]
+        return {look_engine.catalog.db.execute("select gender from products where url = ?",
+                                               [u]).fetchone()[0] for u in urls}
+
+    async with running_bot(look_engine, bot_config(look_engine, tmp_path)) as bot:
+        bot.fake.send_photo(9, photo)  # no /gender yet: the wearer's
+        await bot.settled()
+        said = [c.text for c in bot.fake.sent(9) if c.text]
+        # "Men's picks · /gender to change", or unisex first then men's when unsure
+        assert any("men's picks · /gender" in t.lower() and "women" not in t.lower()
+                   for t in said), said
+        first = card_calls(bot, 9)
+        assert first and genders(first) <= set(men)
+        assert "OK" in await say(bot, 9, "/gender women")  # the shopper's choice wins
+        bot.fake.send_photo(9, photo)
+        await bot.settled()
+        second = card_calls(bot, 9)[len(first):]
+        assert second and genders(second) <= set(women) and "Women" in genders(second)
+        assert not any("picks ·" in c.text for c in bot.fake.sent(9)[-len(second) - 2:] if c.text)
+        assert "person in each photo" in await say(bot, 9, "/gender auto")
+        assert "Gender: from the photo" in await say(bot, 9, "/settings")
+
+
 async def test_preferences_persist_across_a_restart(look_engine, tmp_path):
     config = bot_config(look_engine, tmp_path)
     async with running_bot(look_engine, config) as bot:
@@ -149,7 +182,7 @@ async def test_preferences_persist_across_a_restart(look_engine, tmp_path):
         assert "Usage" in await say(bot, 5, "/budget cheap")
         assert "women" in await say(bot, 5, "/gender women")
         assert "₹1,500" in await say(bot, 5, "/budget ₹1,500")
-        assert "any" in await say(bot, 6, "/settings")  # others keep the defaults
+        assert "auto" in await say(bot, 6, "/settings")  # others keep the defaults
     async with running_bot(look_engine, config) as bot:
         settings = await say(bot, 5, "/settings")
         assert "Gender: women" in settings and "₹1,500" in settings

@@ -93,8 +93,11 @@ def test_prefs_and_counters_survive_reopening(tmp_path):
     prefs.close()
     again = Prefs(tmp_path / "bot.db")
     assert (again.get(1).gender, again.get(1).budget) == ("men", 999)
-    assert (again.get(2).gender, again.get(2).budget) == ("any", 500)
-    assert again.get(3).options(k=5).gender == "any"
+    assert (again.get(2).gender, again.get(2).budget) == ("auto", 500)  # never chose one
+    assert again.get(3).options(k=5).gender == "auto"
+    # a later page of a look keeps the gender that look inferred; a chosen one stays chosen
+    assert again.get(3).options(5, 5, inferred="women").gender == "women"
+    assert again.get(1).options(5, 5, inferred="women").gender == "men"
     assert again.counter("requests") == 3 and again.counter("nothing") == 0
 
 
