@@ -75,6 +75,11 @@ def format_bench(report: dict[str, Any]) -> str:
             v = p["look_main_thread"]
             lines.append(f"  look in the main thread (as `lookbot look` runs it), {v['n']} photos: "
                          f"p50 {_f(v['p50_ms'])} ms, p95 {_f(v['p95_ms'])} ms")
+        if p.get("street_model"):
+            v = p["street_model"]
+            lines.append(f"  look with / without the street model, alternating: p50 "
+                         f"{_f(v['with']['p50_ms'])} / {_f(v['without']['p50_ms'])} ms, ratio "
+                         f"{_f(v['p50_ratio'])} (goal <= {v['goal_ratio']})")
     t = report.get("throughput")
     if t:
         lines += ["", f"Throughput ({t['pool']})", f"  {'workers':<10}{'photos/s':>10}{'errors':>8}"]

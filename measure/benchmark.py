@@ -113,6 +113,31 @@ def stage_latencies(engine, photos: Sequence[bytes], warmup: int = 2,
     return out
 
 
+def street_cost(engine, photos: Sequence[bytes], pool: Any) -> dict[str, Any]:
+    """Look latency with and without the street model, alternating photo by photo in one
+    worker thread, so a busy machine's load falls on both alike."""
+    model = engine.street
+    times: dict[str, list[float]] = {"with": [], "without": []}
+
+    def one(data: bytes, street) -> float:
+        engine.street = street
+        t = time.perf_counter()
+        engine.look(data)
+        return time.perf_counter() - t
+
+    try:
+        for data in photos:
+            for key, street in (("with", model), ("without", None)):
+                times[key].append(pool.submit(one, data, street).result())
+    finally:
+        engine.street = model
+    out = {k: summarise(v) for k, v in times.items()}
+    p_with, p_without = out["with"]["p50_ms"], out["without"]["p50_ms"]
+    out["p50_ratio"] = round(p_with / p_without, 3) if p_with and p_without else None
+    out["goal_ratio"] = 1.15
+    return out
+
+
 def throughput(engine, photos: Sequence[bytes], concurrency: Sequence[int],
                requests: int, pool_factory: Optional[PoolFactory] = None) -> dict[str, Any]:
     """Photos per second through a pool of each size; the first round per size is a warm-up."""
@@ -199,6 +224,9 @@ def run_bench(config: Optional[Config] = None, photos_dir: Path = DEFAULT_PHOTOS
         pool = pool_factory(1) if pool_factory else cf.ThreadPoolExecutor(max_workers=1)
         try:
             pipe = stage_latencies(engine, photos, cards_fn=cards_fn, pool=pool)
+            if engine.street is not None:
+                log.info("bench: look with and without the street model")
+                pipe["street_model"] = street_cost(engine, photos, pool)
         finally:
             pool.shutdown(wait=True)
         # The CLI (`lookbot look`) runs in the main thread, where torch uses its own thread

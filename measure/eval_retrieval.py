@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from core.config import Config
+from core.config import REPO_ROOT, Config
 from core.catalog_items import CatalogItem, catalog_items_from_db, load_catalog_items
 from .eval_data import detector_val_photos, held_out_ids, limited, load_rgb_file, progress
 from .eval_metrics import CATALOG_SCORES, GOALS, STREET_SCORES, category_knn, scores_at_k
@@ -258,6 +258,11 @@ def eval_retrieval(engine, config: Config, out_dir: Path, ccp_dir: Path, catalog
                                         for y in r[j]]))
         res["default_variant"] = best
         out["street"] = res
+        from .eval_picks import eval_picks
+
+        out["street_picks"] = eval_picks(
+            engine, config, ccp_dir, items, gallery[runs[best][0]], limited(photos, limit), k,
+            cache_dir=None if limit is not None else REPO_ROOT / "runs" / "street")
 
     if sheet_rows:
         path = contact_sheet(sheet_rows, out_dir / "contact_sheet.png")

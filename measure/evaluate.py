@@ -186,6 +186,24 @@ def format_eval(report: dict[str, Any]) -> str:
                          f"{_f(fig['article_plausible_at5']):>14}")
         fig = st["variants"][st["default_variant"]]
         lines.append(f"  {'goal':<10}{'0.6 ' + _goal(fig['goal_met']['street_colour_family_at5']):>15}")
+    sp = report.get("street_picks")
+    if sp:
+        lines += ["", f"Street picks @{sp['k']} ({sp['n_garments']} CCP garments in "
+                      f"{sp['n_photos']} validation photos; wearers {sp['wearers']})",
+                  f"  {'variant':<9}{'scope':<12}{'gender':>8}{'type':>8}{'colour':>8}"]
+        for v, fig in sp["variants"].items():
+            lines.append(f"  {v:<9}{'all':<12}{_f(fig['gender_at5']):>8}{_f(fig['type_at5']):>8}"
+                         f"{_f(fig['colour_at5']):>8}")
+            for c, pc in fig["per_category"].items():
+                lines.append(f"  {'':<9}{c:<12}{_f(pc['gender_at5']):>8}{_f(pc['type_at5']):>8}"
+                             f"{_f(pc['colour_at5']):>8}")
+        last = list(sp["variants"].values())[-1]
+        lines.append("  goals: " + ", ".join(f"{m} {sp['goals'][m]} {_goal(met)}"
+                                             for m, met in last["goal_met"].items()))
+        if sp.get("wearer_calls"):
+            lines.append("  wearer (labelled -> inferred): " + "; ".join(
+                f"{t}: " + ", ".join(f"{g} {n}" for g, n in sorted(row.items()))
+                for t, row in sorted(sp["wearer_calls"].items())))
     if report.get("contact_sheet"):
         lines += ["", f"contact sheet: {report['contact_sheet']}"]
     return "\n".join(lines)

@@ -86,6 +86,18 @@ def measurements_markdown(ev: Optional[dict[str, Any]], bench: Optional[dict[str
                            f"{_met(fig['goal_met']['street_colour_family_at5'])} |")
                 out.append(f"| street→shop article-type plausibility@5, `{v}` | "
                            f"{_n(fig['article_plausible_at5'])} | | |")
+        sp = ev.get("street_picks")
+        if sp:
+            for v, fig in sp["variants"].items():
+                for c, pc in [("all", fig), *fig["per_category"].items()]:
+                    out.append(f"| street picks@5 gender / type / colour family, `{v}`, {c} | "
+                               f"{_n(pc['gender_at5'])} / {_n(pc['type_at5'])} / "
+                               f"{_n(pc['colour_at5'])} | " + (
+                                   "0.95 / 0.85 / 0.80 | " + " / ".join(_met(fig['goal_met'][m])
+                                   for m in ("gender_at5", "type_at5", "colour_at5")) + " |"
+                                   if c == "all" else ("– / 0.75 / – | " + _met(
+                                       fig['goal_met']['type_at5_topwear']) + " |"
+                                       if c == "topwear" else "| |")))
         out += ["", f"Sets: gate {ev.get('gate', {}).get('n', '–')} labelled people photos; detector "
                     f"{d['n_photos'] if d else '–'} CCP photos ({d['split'] if d else '–'}); "
                     f"catalog {cat['n_queries'] if cat else '–'} queries ({cat['split'] if cat else '–'}) "

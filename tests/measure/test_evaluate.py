@@ -19,7 +19,7 @@ from measure.eval_retrieval import _category_knn, contact_sheet
 from measure.eval_street import street_garments
 from measure.evaluate import format_eval
 from core.records import CATEGORIES
-from tests.helpers import SHARED
+from tests.helpers import REPO, SHARED
 
 CCP = SHARED / "ccp"
 CATALOG = SHARED / "catalog"
@@ -218,10 +218,21 @@ def test_eval_command_end_to_end_on_a_tiny_subset(tmp_path, capsys):
             assert 0.0 <= v[key] <= 1.0
     for v in report["street"]["variants"].values():
         assert 0.0 <= v["colour_family_at5"] <= 1.0
+    picks = report["street_picks"]  # the street part: one validation photo
+    assert picks["n_photos"] == 1 and picks["n_garments"] >= 1
+    from core.street import STREET_FILE
+
+    has_model = (REPO / "data" / "models" / STREET_FILE).exists()
+    assert set(picks["variants"]) == ({"today", "gender", "street"} if has_model else {"today"})
+    for v in picks["variants"].values():
+        for key in ("type_at5", "colour_at5"):
+            assert 0.0 <= v[key] <= 1.0
+        assert set(v["per_category"]) <= set(CATEGORIES)
     assert Path(report["contact_sheet"]).exists()
     assert json.loads((tmp_path / "eval.json").read_text())["gate"] == report["gate"]
     text = format_eval(report)
     assert "Gate (2 labelled photos)" in text and "Street to shop" in text
+    assert "Street picks @5" in text
 
     from measure.measurements import measurements_markdown
 
