@@ -48,17 +48,18 @@ def test_look_json_contract_and_batch_goes_on_after_bad_input(bad_files):
     assert by_name["text.jpg"]["reason"] == "unreadable_image"
     assert by_name["half_upper_body.jpg"]["reason"] == "feet_out_of_frame"
     for line in lines:
-        assert set(line) == {"photo", "full_shot", "reason", "message", "articles"}
+        assert set(line) == {"photo", "full_shot", "reason", "message", "gender", "articles"}
         assert isinstance(line["message"], str) and line["message"]
         assert line["full_shot"] == (line["reason"] == "ok")
     full = by_name["full_ccp_0032.jpg"]
     assert full["full_shot"] and full["reason"] == "ok"
+    assert full["gender"]["shown"] == "women" and full["gender"]["source"] == "you"  # chosen
     cats = {a["category"] for a in full["articles"]}
     assert {"topwear", "bottomwear", "footwear"} <= cats | {"dress"}
     with Image.open(PEOPLE / "full_ccp_0032.jpg") as im:
         width, height = im.size
     for article in full["articles"]:
-        assert set(article) == {"category", "box", "score", "source", "products"}
+        assert set(article) - {"predicted"} == {"category", "box", "score", "source", "products"}
         assert article["category"] in CATEGORIES and article["source"] in ("pose", "yolo")
         x1, y1, x2, y2 = article["box"]
         assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height
