@@ -114,9 +114,10 @@ class Config(SharedPaths):
         "embedding and colour, when present (1/0); 0: the whole box")
     segmenter_imgsz: int = setting(0, "LOOKBOT_SEGMENTER_IMGSZ",
         "segmenter inference size in pixels; 0 uses the size segmenter.pt was trained at", ge=0)
-    segmenter_cut: Literal["white", "colour"] = setting("white", "LOOKBOT_SEGMENTER_CUT",
-        "white: the embedded crop is whitened off the garment's mask, like a catalog shot; colour: "
-        "the crop stays whole and the mask picks the pixels of its colour only")
+    segmenter_cut: Literal["white", "colour"] = setting("colour", "LOOKBOT_SEGMENTER_CUT",
+        "colour: the embedded crop stays whole and the garment's mask picks the pixels of its colour; "
+        "white: the crop is also whitened off the mask, like a catalog shot (street colour-family@5 "
+        "+0.007 but type@5 -0.031: docs/MEASUREMENTS.md)")
     gate_visibility: float = setting(0.5, "LOOKBOT_GATE_VISIBILITY",
         "minimum MediaPipe visibility of the eyes", ge=0, le=1)
     gate_foot_visibility: float = setting(0.4, "LOOKBOT_GATE_FOOT_VISIBILITY",

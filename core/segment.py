@@ -3,9 +3,10 @@
 It runs once per photo beside the box detector, under ONNX Runtime (exported once into the models'
 cache, as core/yolo_onnx.py does for the detector), with ultralytics' own pre- and post-processing.
 `mask_for` gives a detection box its garment pixels: the segments of its category that overlap it,
-inside the box. `cut_out` makes the crop that is embedded: pixels off the mask turn white, like a
-catalog shot's studio background, and the mask rides along as the alpha channel, which core/colour.py
-reads as the garment's pixels.
+inside the box. `cut_out` makes the crop that is embedded: the mask rides along as its alpha channel,
+which core/colour.py reads as the garment's pixels; with LOOKBOT_SEGMENTER_CUT=white the pixels off
+the mask also turn white, like a catalog shot's studio background (measured: better colour, worse
+article type, since catalog shots show garments worn; docs/MEASUREMENTS.md).
 """
 from __future__ import annotations
 
@@ -91,11 +92,32 @@ class Segmenter:
         pred = non_max_suppression(torch.from_numpy(raw), self.conf, self.iou, nc=len(CATEGORIES), max_det=30)[0]
         if not len(pred):
             return []
-        masks = ops.process_mask(torch.from_numpy(protos[0]), pred[:, 6:], pred[:, :4], x.shape[2:], upsample=True)
-        masks = ops.scale_masks(masks[None].float(), (h, w))[0] > 0.5
         boxes = ops.scale_boxes(x.shape[2:], pred[:, :4].clone(), (h, w)).numpy()
-        return [Segment(CATEGORIES[int(c)], tuple(float(v) for v in b), float(s), m.numpy())
-                for b, s, c, m in zip(boxes, pred[:, 4].numpy(), pred[:, 5].numpy(), masks)]
+        pred = pred.numpy()
+        return [Segment(CATEGORIES[int(p[5])], tuple(float(v) for v in b), float(p[4]), m)
+                for p, b, m in zip(pred, boxes, _masks(protos[0], pred[:, 6:], boxes, (h, w)))]
+
+
+def _masks(protos: np.ndarray, coeffs: np.ndarray, boxes: np.ndarray, shape: tuple[int, int]) -> list[np.ndarray]:
+    """Each instance's mask in photo pixels: its prototype mix at proto resolution, the letterbox
+    padding cut off, resized bilinearly (cv2: far cheaper than upsampling every mask in torch), inside its box."""
+    import cv2
+
+    c, mh, mw = protos.shape
+    h, w = shape
+    logits = (coeffs @ protos.reshape(c, -1)).reshape(-1, mh, mw)
+    gain = min(mh / h, mw / w)
+    pad_w, pad_h = (mw - w * gain) / 2, (mh - h * gain) / 2
+    top, left = int(round(pad_h - 0.1)), int(round(pad_w - 0.1))
+    bottom, right = mh - int(round(pad_h + 0.1)), mw - int(round(pad_w + 0.1))
+    out = []
+    for logit, (x1, y1, x2, y2) in zip(logits, boxes):
+        full = cv2.resize(np.ascontiguousarray(logit[top:bottom, left:right]), (w, h), interpolation=cv2.INTER_LINEAR) > 0
+        inside = np.zeros((h, w), bool)
+        ya, yb, xa, xb = max(0, int(y1)), min(h, int(np.ceil(y2))), max(0, int(x1)), min(w, int(np.ceil(x2)))
+        inside[ya:yb, xa:xb] = full[ya:yb, xa:xb]
+        out.append(inside)
+    return out
 
 
 def _trained_imgsz(weights: Path) -> int:

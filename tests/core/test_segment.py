@@ -69,7 +69,7 @@ def test_segmenter_loads_offline_and_masks_overlap_labelled_pixels(segmenter, no
     assert len(garments) >= 12
     assert np.mean(garments) >= 0.5, scores
     for cat in ("topwear", "bottomwear"):  # the garments whose colour and crop matter most
-        # a dress cut at the waist (0053) is the weakest: its upper half's IoU is 0.43 with segmenter.pt v1
+        # a dress cut at the waist (0053) is the weakest: its upper half's IoU is 0.42 with segmenter.pt v1
         assert np.mean(scores[cat]) >= 0.6 and sorted(scores[cat])[1] >= 0.5, scores
 
 
