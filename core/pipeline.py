@@ -234,7 +234,8 @@ class Engine:
                 owners.append(gi)
         people = wearer_boxes(self.street, image.rgb.shape, verdict.landmarks,
                               [d.box for g in groups for d in g])
-        crops += [crop(image, box, margin=0.0) for box in people.values()]
+        crops += [crop(image, box, margin=0.0 if part == "head" else CROP_MARGIN)
+                  for part, box in people.items()]  # as training/street_data.py cuts them
         feats = self.embedder.backbone_features(crops)
         colour = colour_features(crops[:len(owners)])
         vectors = self.embedder.from_features(feats[:len(owners)], colour=colour)

@@ -15,7 +15,8 @@ engine before issue 14), `gender` (the wearer's inferred gender only) and `stree
 gender and the type/colour hints: what `look` serves now). The search is exact within each
 category and gender scope, then re-ranked by core/rerank.py as `Engine.search` re-ranks.
 A garment's vector is the head's projection of its crops' mean features (the engine averages the
-projected vectors of the two shoes instead).
+projected vectors of the two shoes instead). Garments are the segmenter's white cut-outs when
+`look` uses them, else their boxes.
 """
 from __future__ import annotations
 
@@ -51,7 +52,9 @@ def eval_picks(engine, config, ccp_dir: Path, items: Sequence, gallery: np.ndarr
     from core.street import resolve_gender
     from training.street_data import build_head_set, build_street_set, read_wearers
 
-    data = build_street_set(engine.embedder, config, photos, ccp_dir, cache_dir=cache_dir)
+    segmenter = engine.segmenter if config.segmenter_cut == "white" else None
+    data = build_street_set(engine.embedder, config, photos, ccp_dir, cache_dir=cache_dir,
+                            segmenter=segmenter)  # garments cut out as `look` cuts them
     wearers = read_wearers(ccp_dir)
     model = engine.street
     vectors = engine.embedder.from_features(data.feats, colour=data.colour)

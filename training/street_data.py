@@ -85,8 +85,10 @@ def _load(cache: Path) -> Optional[StreetSet]:
 
 
 def build_street_set(embedder, config: Config, photos: Sequence[str], ccp_dir: Path = CCP_DIR,
-                     cache_dir: Optional[Path] = None, chunk: int = 40) -> StreetSet:
-    """Features of every garment and person box in `photos`, `chunk` photos per cache file."""
+                     cache_dir: Optional[Path] = None, chunk: int = 40,
+                     segmenter=None) -> StreetSet:
+    """Features of every garment and person box in `photos`, `chunk` photos per cache file;
+    with a `segmenter` each garment is its white cut-out, as `look` embeds it (core/segment.py)."""
     from tqdm import tqdm
 
     photos = sorted(photos)
@@ -97,12 +99,13 @@ def build_street_set(embedder, config: Config, photos: Sequence[str], ccp_dir: P
         cache = None
         if cache_dir is not None:
             digest = hashlib.sha1("\n".join(part).encode()).hexdigest()[:10]
-            cache = Path(cache_dir) / f"{CACHE_VERSION}-{embedder.backbone_version}-{digest}.npz"
+            cut = "-cut" if segmenter is not None else ""
+            cache = Path(cache_dir) / f"{CACHE_VERSION}{cut}-{embedder.backbone_version}-{digest}.npz"
             found = _load(cache)
             if found is not None:
                 parts.append(found)
                 continue
-        parts.append(_street_chunk(embedder, config, part, ccp_dir))
+        parts.append(_street_chunk(embedder, config, part, ccp_dir, segmenter))
         if cache is not None:
             _save(parts[-1], cache)
     return _concat(parts)
@@ -127,7 +130,9 @@ def _concat(parts: Sequence[StreetSet]) -> StreetSet:
                      np.concatenate([p.person_feats for p in parts]))
 
 
-def _street_chunk(embedder, config: Config, photos: Sequence[str], ccp_dir: Path) -> StreetSet:
+def _street_chunk(embedder, config: Config, photos: Sequence[str], ccp_dir: Path,
+                  segmenter=None) -> StreetSet:
+    from core.segment import mask_for
     from measure.eval_street import street_garments
 
     garments = street_garments(ccp_dir, photos)
@@ -143,9 +148,11 @@ def _street_chunk(embedder, config: Config, photos: Sequence[str], ccp_dir: Path
                        max_bytes=config.max_image_bytes, max_pixels=config.max_image_pixels,
                        work_side=config.work_side)
         crops, owner = [crop(photo, tuple(v / photo.scale for v in people[image]))], [-1]
+        segments = segmenter.segment(photo.rgb) if segmenter is not None else []
         for gi, g in enumerate(by_photo[image]):
             for b in g.boxes:
-                crops.append(crop(photo, tuple(v / photo.scale for v in b)))
+                box = tuple(v / photo.scale for v in b)
+                crops.append(crop(photo, box, mask=mask_for(segments, g.category, box)))
                 owner.append(gi)
         f = embedder.backbone_features(crops)
         c = colour_features(crops[1:])

@@ -59,8 +59,13 @@ def train_street(config: Config, ccp_dir: Path = CCP_DIR, l2: float = 3e-3,
     start = time.perf_counter()
     embedder = Embedder.from_config(config, head=False)
     photos = sorted(load_split(config.models_dir)["train"])[:limit]
+    from core.segment import Segmenter
+
+    # the garments as `look` embeds them: the segmenter's white cut-outs when it is on
+    segmenter = Segmenter.from_config(config) if config.segmenter_cut == "white" else None
     data = build_street_set(embedder, config, photos, ccp_dir,
-                            cache_dir=cache_dir or REPO_ROOT / "runs" / "street")
+                            cache_dir=cache_dir or REPO_ROOT / "runs" / "street",
+                            segmenter=segmenter)
     wearers = read_wearers(ccp_dir)
     unit = _unit(data.feats)
     mean, std = unit.mean(0), unit.std(0) + 1e-6
@@ -68,6 +73,7 @@ def train_street(config: Config, ccp_dir: Path = CCP_DIR, l2: float = 3e-3,
     fold = folds_of(data.images)
     groups = np.array([fold[im] for im in data.images])
     report: dict[str, Any] = {"photos": len(photos), "garments": len(data.images), "l2": l2,
+                              "crops": "segmenter cut-outs" if segmenter is not None else "boxes",
                               "backbone": embedder.backbone_version, "split": "detector_split.json:train"}
 
     # --- the garment's CCP label ---
