@@ -109,9 +109,10 @@ class Config(SharedPaths):
     embedder_runtime: Literal["onnx", "torch"] = setting("onnx", "LOOKBOT_EMBEDDER_RUNTIME",
         "run the embedding backbone with onnx (ONNX Runtime, exported once into models_dir/cache) "
         "or torch; onnx falls back to torch when it is not installed")
-    use_segmenter: bool = setting(True, "LOOKBOT_SEGMENTER",
+    use_segmenter: bool = setting(False, "LOOKBOT_SEGMENTER",
         "cut each article out by the garment segmenter's mask (models_dir/segmenter.pt) for its "
-        "embedding and colour, when present (1/0); 0: the whole box")
+        "embedding and colour (1/0); off by default: it costs about 10% of a look and moved no "
+        "street figure beyond noise (docs/MEASUREMENTS.md)")
     segmenter_imgsz: int = setting(0, "LOOKBOT_SEGMENTER_IMGSZ",
         "segmenter inference size in pixels; 0 uses the size segmenter.pt was trained at", ge=0)
     segmenter_cut: Literal["white", "colour"] = setting("colour", "LOOKBOT_SEGMENTER_CUT",
