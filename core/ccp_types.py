@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Mapping, Optional
 
-# CCP garment label -> catalog article types a shopper would accept for it.
-PLAUSIBLE_TYPES: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
+# CCP garment label -> catalog article types a shopper would accept for it, the likeliest first.
+ACCEPTED_TYPES: dict[str, tuple[str, ...]] = {
     "blouse": ("Tops", "Shirts", "Tunics", "Kurtis"), "shirt": ("Shirts", "Tops"),
     "t-shirt": ("Tshirts", "Tops"), "top": ("Tops", "Tshirts", "Tunics", "Kurtis"),
     "bodysuit": ("Tops", "Tshirts"), "vest": ("Tops", "Tshirts", "Jackets"),
@@ -30,7 +30,8 @@ PLAUSIBLE_TYPES: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
     "clogs": ("Casual Shoes", "Sandals"),
     "bag": ("Handbags", "Clutches"), "purse": ("Handbags", "Clutches"), "wallet": ("Clutches",),
     "sunglasses": ("Sunglasses",), "glasses": ("Sunglasses",),
-}.items()}
+}
+PLAUSIBLE_TYPES: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in ACCEPTED_TYPES.items()}
 SKIPPED_CCP_LABELS = ("dress", "suit", "romper")
 
 
@@ -39,9 +40,12 @@ def plausible(ccp_label: str, article_type: Optional[str]) -> bool:
 
 
 def type_plausibility(label_probs: Mapping[str, float]) -> dict[str, float]:
-    """Catalog article type -> probability that a shopper accepts it, given label probabilities."""
+    """Catalog article type -> probability that a shopper accepts it, given label probabilities.
+
+    Types come in ACCEPTED_TYPES' order, not a frozenset's: tied types (pants gives Jeans and
+    Trousers the same probability) then resolve alike in every process, whatever its hash seed."""
     out: dict[str, float] = {}
     for label, p in label_probs.items():
-        for t in PLAUSIBLE_TYPES.get(label, ()):
+        for t in ACCEPTED_TYPES.get(label, ()):
             out[t] = out.get(t, 0.0) + float(p)
     return out

@@ -113,6 +113,7 @@ class ArticleHint:
                    wire.get("sure_family"), bool(wire.get("unisex_first")))
 
     def to_json(self) -> dict:
+        # a tie goes to the type listed first (core/ccp_types.py), the same in every process
         top = max(self.types, key=self.types.get) if self.types else None
         fam = max(self.families, key=self.families.get) if self.families else None
         return {"type": top, "type_sure": sorted(self.sure_types),

@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from core.ccp_types import PLAUSIBLE_TYPES, SKIPPED_CCP_LABELS, plausible, type_plausibility
 from tests.helpers import SHARED, shared
+
+REPO = Path(__file__).resolve().parents[2]
 
 CCP = SHARED / "ccp"
 needs_shared = pytest.mark.skipif(not (CCP / "boxes.csv").exists(), reason="no ../shared/data")
@@ -53,3 +58,16 @@ def test_type_plausibility_adds_the_labels_that_accept_a_type():
     assert p["Sweaters"] == pytest.approx(0.3) and p["Sweatshirts"] == pytest.approx(0.3)
     assert "Shirts" not in p
     assert type_plausibility({"not-a-label": 1.0}) == {}
+
+
+def test_type_plausibility_orders_types_alike_whatever_the_hash_seed():
+    """Pants tie Jeans and Trousers; the look JSON's top type must not hang on the process's
+    string hash seed (a Ray Serve replica named Trousers where the engine named Jeans)."""
+    code = ("from core.ccp_types import type_plausibility as t; "
+            "print(list(t({'pants': 0.6, 'jeans': 0.3, 'leggings': 0.1})))")
+    orders = {subprocess.run([sys.executable, "-c", code], env={"PYTHONHASHSEED": seed},
+                             capture_output=True, text=True, check=True, cwd=REPO).stdout
+              for seed in ("0", "1", "2", "3", "4", "5")}
+    assert len(orders) == 1, orders
+    p = type_plausibility({"pants": 0.6, "jeans": 0.3, "leggings": 0.1})
+    assert p["Jeans"] == p["Trousers"] and max(p, key=p.get) == "Trousers"  # listed first
