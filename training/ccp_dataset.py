@@ -25,7 +25,7 @@ import shutil
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 
@@ -172,29 +172,22 @@ def load_split(models_dir: Path) -> dict[str, Any]:
     return json.loads((Path(models_dir) / SPLIT_FILE).read_text())
 
 
-def write_yolo_dataset(photos: dict[str, LabelledPhoto], split: dict[str, Any], ccp_dir: Path,
-                       work_dir: Path) -> Path:
-    """YOLO dataset (symlinked photos, normalised xywh labels) under `work_dir`; returns data.yaml."""
-    work_dir = Path(work_dir)
+def write_yolo_tree(split: dict[str, Any], ccp_dir: Path, work_dir: Path,
+                    label_lines: Callable[[str], list[str]], desc: str = "labels") -> Path:
+    """A YOLO dataset under `work_dir`: symlinked photos of each split part, one label file per photo
+    from `label_lines(name)`, and data.yaml, which it returns (the detector's and the segmenter's)."""
+    from tqdm import tqdm
+
+    ccp_dir, work_dir = Path(ccp_dir), Path(work_dir)
     for part in ("train", "val"):
         for sub in ("images", "labels"):
             d = work_dir / sub / part
             if d.exists():
                 shutil.rmtree(d)
             d.mkdir(parents=True)
-        for name in split[part]:
-            photo = photos[name]
-            src = (Path(ccp_dir) / "photos" / name).resolve()
-            (work_dir / "images" / part / name).symlink_to(src)
-            lines = []
-            for cat, (x1, y1, x2, y2) in photo.boxes:
-                x1, x2 = max(0.0, x1), min(photo.width, x2)
-                y1, y2 = max(0.0, y1), min(photo.height, y2)
-                if x2 - x1 < 2 or y2 - y1 < 2:
-                    continue
-                cx, cy = (x1 + x2) / 2 / photo.width, (y1 + y2) / 2 / photo.height
-                bw, bh = (x2 - x1) / photo.width, (y2 - y1) / photo.height
-                lines.append(f"{CATEGORIES.index(cat)} {cx:.6f} {cy:.6f} {bw:.6f} {bh:.6f}")
+        for name in tqdm(split[part], desc=f"{desc} ({part})"):
+            (work_dir / "images" / part / name).symlink_to((ccp_dir / "photos" / name).resolve())
+            lines = label_lines(name)
             (work_dir / "labels" / part / (Path(name).stem + ".txt")).write_text("\n".join(lines) + ("\n" if lines else ""))
     data_yaml = work_dir / "data.yaml"
     names = "\n".join(f"  {i}: {c}" for i, c in enumerate(CATEGORIES))
@@ -202,3 +195,22 @@ def write_yolo_dataset(photos: dict[str, LabelledPhoto], split: dict[str, Any], 
     for cache in work_dir.glob("labels/*.cache"):
         cache.unlink()
     return data_yaml
+
+
+def write_yolo_dataset(photos: dict[str, LabelledPhoto], split: dict[str, Any], ccp_dir: Path,
+                       work_dir: Path) -> Path:
+    """YOLO detection dataset (normalised xywh labels) under `work_dir`; returns data.yaml."""
+    def box_lines(name: str) -> list[str]:
+        photo = photos[name]
+        lines = []
+        for cat, (x1, y1, x2, y2) in photo.boxes:
+            x1, x2 = max(0.0, x1), min(photo.width, x2)
+            y1, y2 = max(0.0, y1), min(photo.height, y2)
+            if x2 - x1 < 2 or y2 - y1 < 2:
+                continue
+            cx, cy = (x1 + x2) / 2 / photo.width, (y1 + y2) / 2 / photo.height
+            bw, bh = (x2 - x1) / photo.width, (y2 - y1) / photo.height
+            lines.append(f"{CATEGORIES.index(cat)} {cx:.6f} {cy:.6f} {bw:.6f} {bh:.6f}")
+        return lines
+
+    return write_yolo_tree(split, ccp_dir, work_dir, box_lines, desc="detector labels")

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import csv
 import logging
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from core.records import CATEGORIES
-from training.ccp_dataset import DRESS_LABELS, WAIST_FRACTION, LabelledPhoto
+from training.ccp_dataset import DRESS_LABELS, WAIST_FRACTION, LabelledPhoto, write_yolo_tree
 
 log = logging.getLogger(__name__)
 
@@ -89,36 +88,23 @@ def mask_polygon(mask: np.ndarray) -> np.ndarray | None:
 
 def write_seg_dataset(photos: dict[str, LabelledPhoto], split: dict[str, Any], ccp_dir: Path,
                       work_dir: Path) -> Path:
-    """YOLO segmentation dataset (symlinked photos, normalised polygons) under `work_dir`; returns data.yaml."""
-    from tqdm import tqdm
-
-    ccp_dir, work_dir = Path(ccp_dir), Path(work_dir)
+    """YOLO segmentation dataset (normalised polygons) under `work_dir`; returns data.yaml."""
+    ccp_dir = Path(ccp_dir)
     label_cats = label_categories(ccp_dir)
     shots = {r["image"]: r for r in csv.DictReader(open(ccp_dir / "shot_heuristic.csv"))}
-    for part in ("train", "val"):
-        for sub in ("images", "labels"):
-            d = work_dir / sub / part
-            if d.exists():
-                shutil.rmtree(d)
-            d.mkdir(parents=True)
-        for name in tqdm(split[part], desc=f"segmentation labels ({part})"):
-            photo = photos[name]
-            (work_dir / "images" / part / name).symlink_to((ccp_dir / "photos" / name).resolve())
-            s = shots[name]
-            top, bottom = float(s["person_top"]), float(s["person_bottom"])
-            masks = category_masks(read_mask(ccp_dir, name), label_cats, top + WAIST_FRACTION * (bottom - top))
-            lines = []
-            for cat, inst in instance_masks(photo, masks):
-                poly = mask_polygon(inst)
-                if poly is None:
-                    continue
-                h, w = inst.shape
-                xy = np.clip(poly / np.array([w, h], np.float32), 0, 1).reshape(-1)
-                lines.append(f"{CATEGORIES.index(cat)} " + " ".join(f"{v:.5f}" for v in xy))
-            (work_dir / "labels" / part / (Path(name).stem + ".txt")).write_text("\n".join(lines) + ("\n" if lines else ""))
-    data_yaml = work_dir / "data.yaml"
-    names = "\n".join(f"  {i}: {c}" for i, c in enumerate(CATEGORIES))
-    data_yaml.write_text(f"path: {work_dir.resolve()}\ntrain: images/train\nval: images/val\nnames:\n{names}\n")
-    for cache in work_dir.glob("labels/*.cache"):
-        cache.unlink()
-    return data_yaml
+
+    def polygon_lines(name: str) -> list[str]:
+        s = shots[name]
+        top, bottom = float(s["person_top"]), float(s["person_bottom"])
+        masks = category_masks(read_mask(ccp_dir, name), label_cats, top + WAIST_FRACTION * (bottom - top))
+        lines = []
+        for cat, inst in instance_masks(photos[name], masks):
+            poly = mask_polygon(inst)
+            if poly is None:
+                continue
+            h, w = inst.shape
+            xy = np.clip(poly / np.array([w, h], np.float32), 0, 1).reshape(-1)
+            lines.append(f"{CATEGORIES.index(cat)} " + " ".join(f"{v:.5f}" for v in xy))
+        return lines
+
+    return write_yolo_tree(split, ccp_dir, work_dir, polygon_lines, desc="segmentation labels")
