@@ -3,6 +3,7 @@ conftest.py)."""
 from __future__ import annotations
 
 import contextlib
+import csv
 import copy
 import dataclasses
 import io
@@ -184,3 +185,22 @@ def standing(width: int = 600, height: int = 900, vis: float = 0.95
     for i, (x, y) in pts.items():
         lms[i] = (float(x), float(y), vis)
     return lms
+
+
+def real_catalog(data_dir: Path, per_category: int) -> None:
+    """A catalog.db in `data_dir` of the first `per_category` real products of each category in
+    ../shared/data/catalog, their images read in place."""
+    from core.catalog import Catalog
+
+    source = shared("catalog")
+    rows, per = [], {}
+    for r in csv.DictReader(open(source / "products.csv")):
+        if per.get(r["category"], 0) >= per_category:
+            continue
+        per[r["category"]] = per.get(r["category"], 0) + 1
+        rows.append({"id": f"demo:{r['id']}", "source": "demo", "product_id": r["id"],
+                     "url": f"https://www.myntra.com/{r['id']}", "title": r["title"],
+                     "category": r["category"], "article_type": r["article_type"],
+                     "gender": r["gender"], "colour": r["colour"],
+                     "image_path": str(source / r["file"]), "active": 1})
+    Catalog(Path(data_dir) / "catalog.db", Path(data_dir)).upsert_products(rows)

@@ -43,6 +43,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+async def stop_process(proc: asyncio.subprocess.Process) -> None:
+    """Stop a bot process as Ctrl-C would, killing it if it has not stopped within a minute."""
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(proc.wait(), 60)
+        except asyncio.TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["polling", "webhook"])
 async def test_bot_process_serves_reloads_the_index_and_keeps_the_token_secret(tmp_path, mode):
@@ -91,13 +102,7 @@ async def test_bot_process_serves_reloads_the_index_and_keeps_the_token_secret(t
         assert newer in fake.sent(ADMIN, "sendMessage")[1].text, \
             "the new index version is served without a restart"
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(proc.wait(), 60)
-            except asyncio.TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await stop_process(proc)
         await fake.stop()
     if mode == "webhook":
         assert fake.webhook_statuses and set(fake.webhook_statuses) == {200}
@@ -156,11 +161,5 @@ async def test_photos_taken_before_sigkill_are_answered_once_in_order_by_the_nex
         assert "answering 2 photo(s) left unanswered by the previous run" in log.read_text()
         assert not [c for c in fake.sent(81) if "send it again" in c.text]
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                await asyncio.wait_for(proc.wait(), 60)
-            except asyncio.TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await stop_process(proc)
         await fake.stop()

@@ -2,7 +2,6 @@
 the index version the same way."""
 from __future__ import annotations
 
-import csv
 
 import numpy as np
 import pytest
@@ -12,24 +11,13 @@ from core.config import Config
 from core.embed import Embedder
 from core.index import CatalogIndex, current_version
 from core.indexer import build_index
-from tests.helpers import shared
+from tests.helpers import real_catalog
 
 PER_CATEGORY = 10  # 5 categories: 50 real catalog images
 
 
 def fifty_product_catalog(data_dir) -> None:
-    source = shared("catalog")
-    rows, per = [], {}
-    for r in csv.DictReader(open(source / "products.csv")):
-        if per.get(r["category"], 0) >= PER_CATEGORY:
-            continue
-        per[r["category"]] = per.get(r["category"], 0) + 1
-        rows.append({"id": f"demo:{r['id']}", "source": "demo", "product_id": r["id"],
-                     "url": f"https://www.myntra.com/{r['id']}", "title": r["title"],
-                     "category": r["category"], "article_type": r["article_type"],
-                     "gender": r["gender"], "colour": r["colour"],
-                     "image_path": str(source / r["file"]), "active": 1})
-    Catalog(data_dir / "catalog.db", data_dir).upsert_products(rows)
+    real_catalog(data_dir, PER_CATEGORY)
 
 
 @pytest.mark.slow

@@ -1,7 +1,6 @@
 """`lookbot bench` figures on fixtures with known answers, and a tiny real end-to-end run."""
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -11,10 +10,9 @@ import pytest
 from measure import bench_index as bi
 from measure import benchmark as bm
 from measure.bench_report import format_bench
-from tests.helpers import SHARED
+from tests.helpers import SHARED, real_catalog
 
 FULLSHOT = SHARED / "people" / "fullshot"
-CATALOG = SHARED / "catalog"
 needs_shared = pytest.mark.skipif(not FULLSHOT.exists(), reason="no ../shared/data")
 
 
@@ -101,24 +99,12 @@ def test_rss_and_reference_are_positive():
 @pytest.fixture()
 def tiny_data_dir(tmp_path, monkeypatch):
     """A 25-product catalog of real images with its own index, as LOOKBOT_DATA_DIR."""
-    from core.catalog import Catalog
     from core.config import Config
     from core.embed import Embedder
     from core.indexer import build_index
 
     data = tmp_path / "data"
-    catalog = Catalog(data / "catalog.db", data)
-    rows, per = [], {}
-    for r in csv.DictReader(open(CATALOG / "products.csv")):
-        if per.get(r["category"], 0) >= 5:
-            continue
-        per[r["category"]] = per.get(r["category"], 0) + 1
-        rows.append({"id": f"demo:{r['id']}", "source": "demo", "product_id": r["id"],
-                     "url": f"https://www.myntra.com/{r['id']}", "title": r["title"],
-                     "category": r["category"], "article_type": r["article_type"],
-                     "gender": r["gender"], "colour": r["colour"],
-                     "image_path": str(CATALOG / r["file"]), "active": 1})
-    catalog.upsert_products(rows)
+    real_catalog(data, 5)
     monkeypatch.setenv("LOOKBOT_DATA_DIR", str(data))
     config = Config.from_env()
     head = config.models_dir / "embedding_head.pt" if config.use_embedding_head else None
