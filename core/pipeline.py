@@ -241,8 +241,9 @@ class Engine:
         vectors = self.embedder.from_features(feats[:len(owners)], colour=colour)
         extra = dict(zip(people, feats[len(owners):]))
         result.gender, result.gender_source, call, hints = read_outfit(
-            self.street, [g[0].category for g in groups], owners, feats[:len(owners)], colour,
-            extra, body_shape(verdict.landmarks), options.gender)
+            self.street, [g[0].category for g in groups], [[d.box for d in g] for g in groups],
+            owners, feats[:len(owners)], colour, extra, body_shape(verdict.landmarks),
+            options.gender)
         result.wearer = call.to_json() if call is not None else None
         timings["embed"] = time.perf_counter() - t
 

@@ -4,9 +4,11 @@ that agree with the vote move up. Catalog labels are known facts about products;
 own labels are never needed. The weight and temperature were chosen on held-out catalog items
 (docs/MEASUREMENTS.md, "Design choices").
 
-A street model's `ArticleHint` (core/street.py) adds what the photo itself says: products whose
-type or colour family breaks a sure prediction move behind all that keep it, products of unisex
-first when the wearer is unsure, and unsure predictions add to the score.
+A street model's `ArticleHint` (core/street.py) adds what the photo itself says, in this order:
+unisex products first when the wearer is unsure (the shopper's gender is never guessed across),
+then products of a sure type, then those of a sure colour family; within each, unsure predictions
+add to the score. The weights and the order were chosen on out-of-fold predictions for the train
+photos (docs/MEASUREMENTS.md, "Design choices").
 """
 from __future__ import annotations
 
@@ -34,8 +36,8 @@ class Candidate:
 
 
 # How much an unsure street prediction moves a product: its probability times this, in distance.
-HINT_TYPE_WEIGHT = 0.3
-HINT_COLOUR_WEIGHT = 0.3
+HINT_TYPE_WEIGHT = 1.0
+HINT_COLOUR_WEIGHT = 0.6
 
 
 def rerank(candidates: Sequence[Candidate], weight: float = 0.5, temperature: float = 0.05,
@@ -57,12 +59,12 @@ def rerank(candidates: Sequence[Candidate], weight: float = 0.5, temperature: fl
     families = [colour_family(c.labels.get("colour")) for c in head]
     score -= HINT_TYPE_WEIGHT * np.array([hint.types.get(t or "", 0.0) for t in types])
     score -= HINT_COLOUR_WEIGHT * np.array([hint.families.get(f or "", 0.0) for f in families])
-    breaks = np.array([(bool(hint.sure_types) and t not in hint.sure_types)
-                       + (hint.sure_family is not None and f != hint.sure_family)
-                       for t, f in zip(types, families)], dtype=np.float64)
+    type_breaks = np.array([bool(hint.sure_types) and t not in hint.sure_types for t in types])
+    colour_breaks = np.array([hint.sure_family is not None and f != hint.sure_family
+                              for f in families])
     not_unisex = np.array([hint.unisex_first and c.labels.get("gender") != "Unisex"
-                           for c in head], dtype=np.float64)
-    order = np.lexsort((score, not_unisex, breaks))
+                           for c in head])
+    order = np.lexsort((score, colour_breaks, type_breaks, not_unisex))  # the last key sorts first
     return [head[i] for i in order] + tail
 
 

@@ -22,10 +22,11 @@ import numpy as np
 import torch
 
 from .ccp_types import type_plausibility
+from .garment_geometry import garment_geometry, geometry_inputs, outfit_box
 
 log = logging.getLogger(__name__)
 
-FORMAT = "lookbot-street/1"
+FORMAT = "lookbot-street/2"  # /2: the type model also reads the garment's geometry
 STREET_FILE = "street_model.pt"
 
 
@@ -142,6 +143,9 @@ class StreetModel:
         self.head_w, self.head_b = _linear(state["weights"], "head_gender")
         self.shape_mean = state["shape_mean"].float().numpy()
         self.shape_std = state["shape_std"].float().numpy()
+        self.geo_mean = state["geo_mean"].float().numpy()
+        self.geo_std = state["geo_std"].float().numpy()
+        self.geo_scale = float(meta["geometry_scale"])
         self.vote_weights = tuple(meta["vote_weights"])
         self.gender_low, self.gender_high = meta["gender_thresholds"]
         self.type_sure = float(meta["type_sure"])
@@ -186,12 +190,14 @@ class StreetModel:
         return WearerCall(vote(list(g), p, h, self.vote_weights), self.gender_low,
                           self.gender_high)
 
-    def articles(self, feats: np.ndarray, colour: np.ndarray, categories: Sequence[str]
-                 ) -> list[ArticleHint]:
-        """One hint per garment: its catalog types and colour family, sure or not."""
+    def articles(self, feats: np.ndarray, colour: np.ndarray, categories: Sequence[str],
+                 geometry: np.ndarray) -> list[ArticleHint]:
+        """One hint per garment: its catalog types and colour family, sure or not; `geometry`
+        holds each garment's place on the person (core/garment_geometry.py)."""
         if len(feats) == 0:
             return []
-        x = np.concatenate([self._features(feats), colour], axis=1)
+        x = np.concatenate([self._features(feats), colour, geometry_inputs(
+            geometry, self.geo_mean, self.geo_std, self.geo_scale)], axis=1)
         type_logits = x @ self.type_w.T + self.type_b
         colour_logits = colour @ self.colour_w.T + self.colour_b
         out = []
@@ -259,20 +265,21 @@ def wearer_boxes(model: Optional[StreetModel], shape: tuple, landmarks, boxes: l
     if model is None or not boxes:
         return out
     if model.uses("person"):
-        out["person"] = (min(b[0] for b in boxes), min(b[1] for b in boxes),
-                         max(b[2] for b in boxes), max(b[3] for b in boxes))
+        out["person"] = outfit_box(boxes)
     head = head_region(landmarks, shape[1], shape[0])
     if head is not None and model.uses("head"):
         out["head"] = head
     return out
 
 
-def read_outfit(model: Optional[StreetModel], categories: Sequence[str], owners: Sequence[int],
-                feats: np.ndarray, colour: np.ndarray, extra: dict, shape: np.ndarray, choice: str
+def read_outfit(model: Optional[StreetModel], categories: Sequence[str],
+                boxes: Sequence[Sequence[tuple]], owners: Sequence[int], feats: np.ndarray,
+                colour: np.ndarray, extra: dict, shape: np.ndarray, choice: str
                 ) -> tuple[str, str, Optional[WearerCall], list[Optional[ArticleHint]]]:
     """(gender to search, its source, the wearer call, one hint per article) for an outfit whose
-    crops (`feats`, `colour`) belong to articles `owners`; `extra` holds the person and head
-    boxes' features. Without a model: the shopper's choice, no call, no hints."""
+    articles have `boxes` and whose crops (`feats`, `colour`) belong to articles `owners`;
+    `extra` holds the person and head boxes' features. Without a model: the shopper's choice,
+    no call, no hints."""
     call = None
     hints: list[Optional[ArticleHint]] = [None] * len(categories)
     if model is not None and len(categories):
@@ -280,7 +287,9 @@ def read_outfit(model: Optional[StreetModel], categories: Sequence[str], owners:
         art_feats = np.stack([feats[own == i].mean(0) for i in range(len(categories))])
         art_colour = np.stack([colour[own == i].mean(0) for i in range(len(categories))])
         call = model.wearer(art_feats, art_colour, extra.get("person"), extra.get("head"), shape)
-        hints = list(model.articles(art_feats, art_colour, categories))
+        outfit = outfit_box([b for article in boxes for b in article])
+        geometry = np.stack([garment_geometry(article, outfit) for article in boxes])
+        hints = list(model.articles(art_feats, art_colour, categories, geometry))
     gender, unisex_first, source = resolve_gender(choice, call)
     for h in hints:
         if h is not None:

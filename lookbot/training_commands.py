@@ -111,7 +111,7 @@ def bench_head(photos, n_photos):
 
 @click.command("train-street")
 @click.option("--l2", type=float, default=3e-3, show_default=True,
-              help="L2 penalty of the linear models")
+              help="L2 penalty of the wearer models (the type and colour models have their own)")
 @click.option("--limit", type=int, default=None, help="train photos (smoke runs)")
 def train_street(l2, limit):
     """Train the street model (the wearer's gender, each garment's type and colour) on CCP

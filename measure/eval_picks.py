@@ -75,7 +75,8 @@ def eval_picks(engine, config, ccp_dir: Path, items: Sequence, gallery: np.ndarr
             calls[im] = model.wearer(data.feats[rows], data.colour[rows],
                                      person.get(im) if model.uses("person") else None, hf, shape)
             for r, h in zip(rows, model.articles(data.feats[rows], data.colour[rows],
-                                                 [data.categories[r] for r in rows])):
+                                                 [data.categories[r] for r in rows],
+                                                 data.geometry[rows])):
                 hints[r] = h
     weight = config.rerank_weight
     scores: dict[str, dict[str, dict[str, list[float]]]] = {

@@ -80,16 +80,3 @@ def sure_threshold(confidence: np.ndarray, right: np.ndarray, precision: float) 
     ok = ok[ok >= min(19, len(order) - 1)]
     return float(confidence[order][ok.max()]) if len(ok) else 1.01
 
-
-def local_threshold(confidence: np.ndarray, right: np.ndarray, precision: float,
-                    window: int = 40) -> float:
-    """The lowest confidence at which the `window` predictions around it (by confidence) are
-    still right at least `precision` of the time: every prediction above it is worth acting on."""
-    order = np.argsort(-confidence)
-    if len(order) < window:
-        return sure_threshold(confidence, right, precision)
-    local = np.convolve(right[order].astype(float), np.ones(window) / window, mode="valid")
-    bad = np.where(local < precision)[0]
-    # the first window that falls short ends the sure predictions at its middle
-    cut = bad[0] + window // 2 if len(bad) else len(order) - 1
-    return float(confidence[order][min(cut, len(order) - 1)])

@@ -20,6 +20,7 @@ import numpy as np
 
 from core.colour import COLOUR_FEATURE_DIM, colour_features
 from core.config import SHARED_CCP, Config
+from core.garment_geometry import GEOMETRY_DIM, garment_geometry
 from core.imageio import decode
 from core.pipeline import crop, union
 
@@ -41,6 +42,7 @@ class StreetSet:
     colour: np.ndarray  # (n, COLOUR_FEATURE_DIM) mean colour features of its crops
     person_images: list[str]  # one row per photo
     person_feats: np.ndarray  # (m, dim) raw backbone features of the person box
+    geometry: Optional[np.ndarray] = None  # (n, GEOMETRY_DIM) its box's place on the person
 
     def rows(self, photos: Sequence[str]) -> np.ndarray:
         keep = set(photos)
@@ -65,14 +67,32 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
-def person_boxes(ccp_dir: Path, photos: Sequence[str]) -> dict[str, tuple]:
-    """photo -> the union of all its labelled boxes (every label, dresses included)."""
+def labelled_boxes(ccp_dir: Path, photos: Sequence[str]) -> dict[tuple[str, str], list[tuple]]:
+    """(photo, CCP label) -> its boxes in boxes.csv."""
     wanted, boxes = set(photos), defaultdict(list)
     with open(Path(ccp_dir) / "boxes.csv", newline="") as fh:
         for r in csv.DictReader(fh):
             if r["image"] in wanted:
-                boxes[r["image"]].append(tuple(float(r[k]) for k in ("x1", "y1", "x2", "y2")))
-    return {im: union(b) for im, b in boxes.items()}
+                boxes[(r["image"], r["ccp_label"])].append(
+                    tuple(float(r[k]) for k in ("x1", "y1", "x2", "y2")))
+    return boxes
+
+
+def person_boxes(ccp_dir: Path, photos: Sequence[str]) -> dict[str, tuple]:
+    """photo -> the union of all its labelled boxes (every label, dresses included)."""
+    per_photo = defaultdict(list)
+    for (image, _), boxes in labelled_boxes(ccp_dir, photos).items():
+        per_photo[image] += boxes
+    return {im: union(b) for im, b in per_photo.items()}
+
+
+def garment_geometries(ccp_dir: Path, images: Sequence[str], labels: Sequence[str]
+                       ) -> np.ndarray:
+    """Each garment's place on its person (core/garment_geometry.py), from its labelled boxes."""
+    boxes = labelled_boxes(ccp_dir, sorted(set(images)))
+    people = person_boxes(ccp_dir, sorted(set(images)))
+    rows = [garment_geometry(boxes[(im, lab)], people[im]) for im, lab in zip(images, labels)]
+    return np.stack(rows) if rows else np.zeros((0, GEOMETRY_DIM), np.float32)
 
 
 def _load(cache: Path) -> Optional[StreetSet]:
@@ -108,7 +128,9 @@ def build_street_set(embedder, config: Config, photos: Sequence[str], ccp_dir: P
         parts.append(_street_chunk(embedder, config, part, ccp_dir, segmenter))
         if cache is not None:
             _save(parts[-1], cache)
-    return _concat(parts)
+    out = _concat(parts)
+    out.geometry = garment_geometries(ccp_dir, out.images, out.labels)
+    return out
 
 
 def _save(out: StreetSet, cache: Path) -> None:

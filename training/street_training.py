@@ -22,9 +22,10 @@ import torch
 from core.ccp_types import PLAUSIBLE_TYPES, type_plausibility
 from core.colour_names import COLOUR_FAMILIES
 from core.config import Config
+from core.garment_geometry import geometry_inputs
 from core.gate import PoseGate
 from core.street import FORMAT, STREET_FILE, load_street_model
-from .linear_models import fit_softmax, folds_of, local_threshold, out_of_fold, softmax
+from .linear_models import fit_softmax, folds_of, out_of_fold, softmax
 from .street_data import CCP_DIR, build_head_set, build_street_set, read_wearers
 
 log = logging.getLogger(__name__)
@@ -32,11 +33,12 @@ log = logging.getLogger(__name__)
 FAMILIES = sorted(set(COLOUR_FAMILIES.values()))
 MIN_LABEL_COUNT = 5  # rarer CCP labels are left out of the type model
 COLOUR_L2 = 1e-3  # out of fold on the train photos: 0.815 at 1e-3, 0.801 at 3e-3, 0.763 at 1e-2
-# A prediction filters when the predictions of its confidence are right at least this often,
-# about as often as the unfiltered products agreed before the street model (type@5 0.71 overall
-# but 0.41 for topwear, colour@5 0.59): 0.80 / 0.70 filtered too rarely (validation type@5
-# 0.821, colour@5 0.750), so the bar was lowered once, after that run.
-SURE_PRECISION = {"type": 0.60, "colour": 0.60}
+TYPE_L2 = 1e-2  # with the geometry inputs; out of fold, top type plausible 0.885 (0.878 at 3e-3)
+GEOMETRY_SCALE = 3.0  # the geometry inputs' scale against the L2 penalty (out of fold, as above)
+# A type or colour family at least this likely filters the search (core/rerank.py), chosen by the
+# picks of out-of-fold predictions on the train photos (docs/MEASUREMENTS.md, "Design choices").
+TYPE_SURE = 0.5
+COLOUR_SURE = 0.3
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -70,9 +72,13 @@ def train_street(config: Config, ccp_dir: Path = CCP_DIR, l2: float = 3e-3,
     unit = _unit(data.feats)
     mean, std = unit.mean(0), unit.std(0) + 1e-6
     x = np.concatenate([(unit - mean) / std, data.colour], axis=1)
+    geo_mean, geo_std = data.geometry.mean(0), data.geometry.std(0) + 1e-6
+    xt = np.concatenate([x, geometry_inputs(data.geometry, geo_mean, geo_std, GEOMETRY_SCALE)],
+                        axis=1)
     fold = folds_of(data.images)
     groups = np.array([fold[im] for im in data.images])
     report: dict[str, Any] = {"photos": len(photos), "garments": len(data.images), "l2": l2,
+                              "type_l2": TYPE_L2,
                               "crops": "segmenter cut-outs" if segmenter is not None else "boxes",
                               "backbone": embedder.backbone_version, "split": "detector_split.json:train"}
 
@@ -83,21 +89,22 @@ def train_street(config: Config, ccp_dir: Path = CCP_DIR, l2: float = 3e-3,
                       for lab in labels]
     rows = np.array([i for i, lab in enumerate(data.labels) if lab in labels])
     y = np.array([labels.index(data.labels[i]) for i in rows])
-    fit_t = lambda xx, yy: fit_softmax(xx, yy, len(labels), l2)
+    fit_t = lambda xx, yy: fit_softmax(xx, yy, len(labels), TYPE_L2)
     pred = lambda m, xx: xx @ m[0].T + m[1]
-    oof = out_of_fold(x[rows], y, groups[rows], fit_t, pred)
+    oof = out_of_fold(xt[rows], y, groups[rows], fit_t, pred)
     allowed = np.array([[lc == data.categories[i] for lc in label_category] for i in rows])
     probs = _restricted(oof, allowed)
     plaus = [type_plausibility(dict(zip(labels, p))) for p in probs]
     top = [max(pl, key=pl.get) for pl in plaus]
     conf = np.array([pl[t] for pl, t in zip(plaus, top)])
     right = np.array([t in PLAUSIBLE_TYPES[data.labels[i]] for t, i in zip(top, rows)], float)
-    type_sure = local_threshold(conf, right, SURE_PRECISION["type"])
+    type_sure = TYPE_SURE
     report["type"] = {"labels": dict(Counter(labels[v] for v in y)), "oof_label_accuracy":
                       round(float((probs.argmax(1) == y).mean()), 4),
                       "oof_top_type_plausible": round(float(right.mean()), 4),
                       "sure_threshold": round(type_sure, 4),
                       "sure_share": round(float((conf >= type_sure).mean()), 4),
+                      "sure_precision": round(float(right[conf >= type_sure].mean()), 4),
                       "per_category": {c: round(float(right[[data.categories[i] == c for i in rows]].mean()), 4)
                                        for c in sorted(set(label_category))}}
 
@@ -107,10 +114,12 @@ def train_street(config: Config, ccp_dir: Path = CCP_DIR, l2: float = 3e-3,
     fit_c = lambda xx, yy: fit_softmax(xx, yy, len(FAMILIES), COLOUR_L2)
     oof_c = softmax(out_of_fold(data.colour[crow], yc, groups[crow], fit_c, pred))
     cright = (oof_c.argmax(1) == yc).astype(float)
-    colour_sure = local_threshold(oof_c.max(1), cright, SURE_PRECISION["colour"])
+    colour_sure = COLOUR_SURE
+    csure = oof_c.max(1) >= colour_sure
     report["colour"] = {"oof_accuracy": round(float(cright.mean()), 4),
                         "sure_threshold": round(colour_sure, 4),
-                        "sure_share": round(float((oof_c.max(1) >= colour_sure).mean()), 4)}
+                        "sure_share": round(float(csure.mean()), 4),
+                        "sure_precision": round(float(cright[csure].mean()), 4)}
 
     # --- the wearer: each garment, the person box, the head box, and their vote ---
     from .wearer_training import fit_wearer
@@ -123,15 +132,18 @@ def train_street(config: Config, ccp_dir: Path = CCP_DIR, l2: float = 3e-3,
     # --- final models on every train photo ---
     state = {"format": FORMAT, "mean": torch.from_numpy(mean.astype(np.float32)),
              "std": torch.from_numpy(std.astype(np.float32)), "weights": {}}
-    for name, (w, b) in {"type": fit_t(x[rows], y), "colour": fit_c(data.colour[crow], yc),
+    for name, (w, b) in {"type": fit_t(xt[rows], y), "colour": fit_c(data.colour[crow], yc),
                          **wearer_weights}.items():
         state["weights"][f"{name}.weight"] = torch.from_numpy(w).half()
         state["weights"][f"{name}.bias"] = torch.from_numpy(b).float()
     state["shape_mean"] = torch.from_numpy(wearer_meta.pop("shape_mean"))
     state["shape_std"] = torch.from_numpy(wearer_meta.pop("shape_std"))
+    state["geo_mean"] = torch.from_numpy(geo_mean.astype(np.float32))
+    state["geo_std"] = torch.from_numpy(geo_std.astype(np.float32))
     state["meta"] = {"labels": labels, "label_category": label_category, "families": FAMILIES,
                      **wearer_meta,
                      "type_sure": type_sure, "colour_sure": colour_sure,
+                     "geometry_scale": GEOMETRY_SCALE,
                      "backbone": embedder.backbone_version, "l2": l2}
     path = config.models_dir / STREET_FILE
     tmp = path.with_suffix(".tmp")

@@ -56,13 +56,17 @@ def test_a_sure_hint_filters_and_an_unsure_one_reranks():
     keys = lambda cs: [c.key for c in cs]
     assert keys(rerank(_cands(), weight=0.0)) == ["a", "b", "c", "d"]
     sure = ArticleHint({"Jackets": 0.95}, {"blue": 0.9}, frozenset({"Jackets"}), "blue")
-    # the shirt and the black jacket break a sure prediction: behind all that keep them
-    assert keys(rerank(_cands(), weight=0.0, hint=sure)) == ["b", "d", "a", "c"]
-    unsure = ArticleHint({"Jackets": 0.6}, {})
-    # no filter: each jacket gains 0.3 * 0.6, and the nearer two pass the shirt
+    # the black jacket breaks the sure colour, the blue shirt the sure type, which weighs more:
+    # both go behind the blue jackets, the shirt last
+    assert keys(rerank(_cands(), weight=0.0, hint=sure)) == ["b", "d", "c", "a"]
+    unsure = ArticleHint({"Jackets": 0.15}, {})
+    # no filter: each jacket gains 1.0 * 0.15, and the nearer two pass the shirt
     assert keys(rerank(_cands(), weight=0.0, hint=unsure)) == ["b", "c", "a", "d"]
     first = ArticleHint({"Jackets": 0.95}, {}, frozenset({"Jackets"}), None, unisex_first=True)
     assert keys(rerank(_cands(), weight=0.0, hint=first)) == ["d", "b", "c", "a"]
+    # an unsure wearer's unisex products come first even before a sure type
+    shirt = ArticleHint({"Shirts": 0.95}, {}, frozenset({"Shirts"}), None, unisex_first=True)
+    assert keys(rerank(_cands(), weight=0.0, hint=shirt)) == ["d", "a", "b", "c"]
 
 
 MODEL = REPO / "data" / "models" / STREET_FILE
@@ -78,3 +82,20 @@ def test_the_shipped_model_loads_offline_with_its_report(no_network):
     low, high = model.gender_low, model.gender_high
     assert 0.0 < low <= 0.5 <= high < 1.0
     assert report["file"] == STREET_FILE and report["split"] == "detector_split.json:train"
+
+
+def test_a_garment_s_place_on_the_person_does_not_depend_on_the_photo_s_size():
+    from core.garment_geometry import garment_geometry, outfit_box
+
+    coat, blouse = [(100, 100, 300, 500)], [(150, 110, 250, 300)]
+    shoes = [(120, 560, 170, 600), (230, 560, 280, 600)]
+    outfit = outfit_box(coat + blouse + shoes)
+    assert outfit == (100, 100, 300, 600)
+    g_coat, g_blouse = garment_geometry(coat, outfit), garment_geometry(blouse, outfit)
+    assert g_coat[0] == pytest.approx(0.8) and g_blouse[0] == pytest.approx(0.38)  # height share
+    assert g_coat[1] == pytest.approx(1.0) and g_blouse[1] == pytest.approx(0.5)  # width share
+    g_shoes = garment_geometry(shoes, outfit)
+    assert g_shoes[5] == 2 and g_shoes[2] == pytest.approx(0.92)  # two boxes, near the bottom
+    twice = lambda bs: [tuple(2 * v for v in b) for b in bs]
+    np.testing.assert_allclose(garment_geometry(twice(coat), outfit_box(twice(coat + shoes))),
+                               garment_geometry(coat, outfit_box(coat + shoes)), rtol=1e-6)
