@@ -147,20 +147,22 @@ class Embedder:
                  onnx_cache: Optional[Path] = None):
         """A head trained on another backbone's features raises HeadMismatch, or with
         `drop_mismatched_head` is left out with a warning. `runtime` "onnx" runs the backbone
-        under ONNX Runtime (exported once into `onnx_cache`), falling back to torch on failure."""
+        under ONNX Runtime (exported once into `onnx_cache`), falling back to torch on failure;
+        "onnx-int8" runs that export quantized to int8 (core/embed_int8.py)."""
         if threads:
             torch.set_num_threads(threads)
         self.backbone = Backbone(backbone, backbone_weights)
         self.onnx = None
-        if runtime == "onnx":
+        if runtime in ("onnx", "onnx-int8"):
             try:
                 from .embed_onnx import OnnxBackbone
 
                 self.onnx = OnnxBackbone(self.backbone, self.backbone.weights_path,
-                                         onnx_cache or MODELS_CACHE, threads)
+                                         onnx_cache or MODELS_CACHE, threads,
+                                         int8=runtime == "onnx-int8")
             except Exception as exc:  # onnxruntime missing, or the export failed
                 log.warning("embedding backbone under PyTorch: ONNX unavailable (%s)", exc)
-        self.runtime = "onnx" if self.onnx is not None else "torch"
+        self.runtime = "torch" if self.onnx is None else "onnx-int8" if self.onnx.int8 else "onnx"
         self.head = None
         self.head_id = "none"
         if head_path is not None and Path(head_path).exists():
@@ -193,7 +195,13 @@ class Embedder:
 
     @property
     def version(self) -> str:
-        return f"{self.backbone_version}-head:{self.head_id}"
+        return f"{self.features_key}-head:{self.head_id}"
+
+    @property
+    def features_key(self) -> str:
+        """The backbone version, marked when int8 computes it: its vectors differ from fp32's
+        (cosine 0.995), so indexes and feature caches keep them apart."""
+        return self.backbone_version + ("-int8" if self.runtime == "onnx-int8" else "")
 
     @property
     def backbone_version(self) -> str:
@@ -204,7 +212,7 @@ class Embedder:
     @property
     def features_version(self) -> str:
         """Names the raw pooled backbone features, before any head."""
-        return f"{self.backbone_version}-raw"
+        return f"{self.features_key}-raw"
 
     @torch.inference_mode()
     def backbone_features(self, crops: Sequence[Image.Image]) -> np.ndarray:

@@ -63,10 +63,19 @@ class OnnxBackbone:
     """The exported backbone: a batch of 0..1 RGB pixels (N, 3, S, S) -> pooled features."""
 
     def __init__(self, backbone: torch.nn.Module, weights: Path, cache_dir: Path,
-                 threads: Optional[int] = None) -> None:
+                 threads: Optional[int] = None, int8: bool = False) -> None:
+        """`int8`: run the statically quantized export (core/embed_int8.py), fp32 when that fails."""
         import onnxruntime as ort
 
         self.onnx_file = export_backbone(backbone, weights, cache_dir)
+        self.int8 = False
+        if int8:
+            from .embed_int8 import quantize_backbone
+
+            try:
+                self.onnx_file, self.int8 = quantize_backbone(self.onnx_file, backbone.size), True
+            except Exception as exc:  # e.g. no calibration crops, or an older onnxruntime
+                log.warning("embedding backbone in fp32: int8 quantization failed (%s)", exc)
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(threads or os.cpu_count() or 1)
         options.inter_op_num_threads = 1

@@ -79,12 +79,13 @@ def seed_embedding_ms(crops: Sequence, threads: int = SEED_THREADS, repeats: int
 
 
 def embedder_runtimes(config, crops: Sequence, repeats: int = 10) -> dict[str, Any]:
-    """The engine's embedder on the crops under PyTorch and ONNX Runtime, and how well they agree."""
+    """The engine's embedder on the crops under PyTorch, ONNX Runtime fp32 and int8, and how well
+    they agree."""
     from core.embed import Embedder
 
     out: dict[str, Any] = {"crops": len(crops)}
     vectors = {}
-    for runtime in ("torch", "onnx"):
+    for runtime in ("torch", "onnx", "onnx-int8"):
         emb = Embedder.from_config(config.__class__.from_env(embedder_runtime=runtime))
         vectors[runtime] = emb.embed(crops)
         out[f"{emb.runtime}_ms"] = _median_ms(lambda: emb.embed(crops), repeats)
@@ -92,6 +93,11 @@ def embedder_runtimes(config, crops: Sequence, repeats: int = 10) -> dict[str, A
     if "onnx_ms" in out and "torch_ms" in out:
         out["min_cosine"] = round(float((vectors["torch"] * vectors["onnx"]).sum(axis=1).min()), 6)
         out["onnx_over_torch"] = round(out["onnx_ms"] / out["torch_ms"], 3)
+    if "onnx-int8_ms" in out and "onnx_ms" in out:
+        cosine = (vectors["onnx"] * vectors["onnx-int8"]).sum(axis=1)
+        out["int8_mean_cosine"] = round(float(cosine.mean()), 4)
+        out["int8_min_cosine"] = round(float(cosine.min()), 4)
+        out["int8_over_onnx"] = round(out["onnx-int8_ms"] / out["onnx_ms"], 3)
     return out
 
 
@@ -139,4 +145,7 @@ def format_speed(report: dict[str, Any]) -> list[str]:
         lines.append(f"  embedder on {r['crops']} real crops: torch {r.get('torch_ms')} ms, "
                      f"onnx {r.get('onnx_ms')} ms (x{r.get('onnx_over_torch')}), min cosine "
                      f"{r.get('min_cosine')}")
+        if "int8_over_onnx" in r:
+            lines.append(f"  onnx-int8 {r['onnx-int8_ms']} ms (x{r['int8_over_onnx']} of onnx), "
+                         f"cosine to onnx mean {r['int8_mean_cosine']} min {r['int8_min_cosine']}")
     return lines

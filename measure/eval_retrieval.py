@@ -64,7 +64,7 @@ def catalog_features(embedder, items: Sequence[CatalogItem], cache_dir: Optional
     in `cache_dir`, and only then from the CNN.
     """
     images = [load_rgb_file(it.file) or Image.new("RGB", (60, 80), "white") for it in items]
-    key = embedder.backbone_version
+    key = getattr(embedder, "features_key", embedder.backbone_version)
     cache = Path(cache_dir) / f"catalog-features-{key}.npz" if cache_dir else None
     known: dict[str, np.ndarray] = {}
     if cache and cache.exists():

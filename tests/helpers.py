@@ -204,3 +204,15 @@ def real_catalog(data_dir: Path, per_category: int) -> None:
                      "gender": r["gender"], "colour": r["colour"],
                      "image_path": str(source / r["file"]), "active": 1})
     Catalog(Path(data_dir) / "catalog.db", Path(data_dir)).upsert_products(rows)
+
+
+def street_crops(n: int = 8) -> list[Image.Image]:
+    """The labelled garment boxes of the CCP fixture photos, cut as the engine cuts articles."""
+    crops = []
+    for row in csv.DictReader(open(FIXTURES / "ccp" / "boxes.csv")):
+        path = FIXTURES / "ccp" / row["image"]
+        if path.exists():
+            with Image.open(path) as im:
+                box = tuple(int(float(row[k])) for k in ("x1", "y1", "x2", "y2"))
+                crops.append(im.convert("RGB").crop(box))
+    return crops[:n]

@@ -120,7 +120,7 @@ def build_street_set(embedder, config: Config, photos: Sequence[str], ccp_dir: P
         if cache_dir is not None:
             digest = hashlib.sha1("\n".join(part).encode()).hexdigest()[:10]
             cut = "-cut" if segmenter is not None else ""
-            cache = Path(cache_dir) / f"{CACHE_VERSION}{cut}-{embedder.backbone_version}-{digest}.npz"
+            cache = Path(cache_dir) / f"{CACHE_VERSION}{cut}-{embedder.features_key}-{digest}.npz"
             found = _load(cache)
             if found is not None:
                 parts.append(found)

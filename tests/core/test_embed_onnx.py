@@ -1,27 +1,12 @@
 """The embedder under ONNX Runtime gives the PyTorch vectors on real street crops."""
 from __future__ import annotations
 
-import csv
-
 import numpy as np
 import pytest
-from PIL import Image
 
 from core.config import Config
 from core.embed import Embedder
-from tests.helpers import FIXTURES
-
-
-def street_crops() -> list[Image.Image]:
-    """The labelled garment boxes of the CCP fixture photos, cut as the engine cuts articles."""
-    crops = []
-    for row in csv.DictReader(open(FIXTURES / "ccp" / "boxes.csv")):
-        path = FIXTURES / "ccp" / row["image"]
-        if path.exists():
-            with Image.open(path) as im:
-                box = tuple(int(float(row[k])) for k in ("x1", "y1", "x2", "y2"))
-                crops.append(im.convert("RGB").crop(box))
-    return crops[:8]
+from tests.helpers import street_crops
 
 
 def test_onnx_embedder_matches_pytorch_on_real_crops(tmp_path):
