@@ -192,6 +192,8 @@ class Engine:
                         and row["price"] > options.budget:
                     continue
                 products.append(self.catalog.to_product(row, cand.distance))
+                if len(products) >= want:  # later ones are never shown: build no records for them
+                    break
             if len(products) >= want or len(hits) < n or n >= 5000:
                 return products[options.offset:want]
             n *= 4
