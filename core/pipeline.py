@@ -37,7 +37,7 @@ CROP_MARGIN = 0.06
 # How many nearest products the neighbourhood vote may re-order (see core/rerank.py).
 RERANK_WINDOW = 50
 # With a street hint more candidates are read, so a sure type or colour still finds k products.
-STREET_WINDOW = 200
+STREET_WINDOW = 400
 
 
 def crop(photo: Photo, box_work: Box, margin: float = CROP_MARGIN, mask: Optional[np.ndarray] = None,
