@@ -106,10 +106,11 @@ class Config(SharedPaths):
     detector_runtime: Literal["onnx", "torch"] = setting("onnx", "LOOKBOT_DETECTOR_RUNTIME",
         "run the detectors with onnx (ONNX Runtime, exported once into models_dir/cache) or "
         "torch; onnx falls back to torch when it is not installed")
-    embedder_runtime: Literal["onnx", "onnx-int8", "torch"] = setting("onnx", "LOOKBOT_EMBEDDER_RUNTIME",
-        "run the embedding backbone with onnx (ONNX Runtime, exported once into models_dir/cache), "
-        "onnx-int8 (the same export statically quantized to int8 once, about half the time, "
-        "cosine 0.995 to fp32) or torch; onnx falls back to torch when it is not installed")
+    embedder_runtime: Literal["onnx", "onnx-int8", "torch"] = setting("onnx-int8", "LOOKBOT_EMBEDDER_RUNTIME",
+        "run the embedding backbone with onnx-int8 (the ONNX export statically quantized to int8 "
+        "once into models_dir/cache: about half the fp32 time on a VNNI CPU, cosine 0.995 to "
+        "fp32), onnx (the fp32 export) or torch; run `lookbot index` after switching; onnx falls "
+        "back to torch when ONNX Runtime is not installed")
     use_segmenter: bool = setting(False, "LOOKBOT_SEGMENTER",
         "cut each article out by the garment segmenter's mask (models_dir/segmenter.pt) for its "
         "embedding and colour (1/0); off by default: it costs about 10% of a look and moved no "
