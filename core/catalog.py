@@ -6,7 +6,7 @@ import hashlib
 import logging
 import threading
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 import sqlite_utils
@@ -104,13 +104,17 @@ class Catalog:
         rows = list(self.db.query("select * from products where id = ?", [product_id]))
         return rows[0] if rows else None
 
-    def get_many(self, product_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Rows by id, in one query per 500 ids; missing ids are simply absent."""
+    def get_many(self, product_ids: list[str], columns: Optional[Sequence[str]] = None
+                 ) -> dict[str, dict[str, Any]]:
+        """Rows by id (only `columns` and the id, when given), in one query per 500 ids; missing
+        ids are simply absent."""
         out: dict[str, dict[str, Any]] = {}
+        wanted = "*" if columns is None else ", ".join(["id", *(c for c in columns if c != "id")])
         for i in range(0, len(product_ids), 500):
             chunk = product_ids[i:i + 500]
             marks = ",".join("?" * len(chunk))
-            for row in self.db.query(f"select * from products where id in ({marks})", chunk):
+            for row in self.db.query(f"select {wanted} from products where id in ({marks})",
+                                     chunk):
                 out[row["id"]] = row
         return out
 

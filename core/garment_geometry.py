@@ -28,6 +28,7 @@ def garment_geometry(boxes: Sequence[Box], outfit: Box) -> np.ndarray:
 
 
 def outfit_box(boxes: Sequence[Box]) -> Box:
+    """The union of `boxes`: one article's boxes (two shoes), or all of an outfit's."""
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
 

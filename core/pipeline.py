@@ -19,6 +19,7 @@ from .colour import colour_features
 from .config import Config
 from .detect import Detector, build_detector, scale_detections
 from .embed import Embedder
+from .garment_geometry import outfit_box
 from .gate import GateThresholds, PoseGate
 from .imageio import BadImage, Photo, decode
 from .index import CatalogIndex, IndexMismatch, current_version, normalise_gender
@@ -38,6 +39,8 @@ CROP_MARGIN = 0.06
 RERANK_WINDOW = 50
 # With a street hint more candidates are read, so a sure type or colour still finds k products.
 STREET_WINDOW = 400
+# The catalog columns a search ranks and filters by.
+RANK_COLUMNS = (*LABELS, "active", "price")
 
 
 def crop(photo: Photo, box_work: Box, margin: float = CROP_MARGIN, mask: Optional[np.ndarray] = None,
@@ -50,11 +53,6 @@ def crop(photo: Photo, box_work: Box, margin: float = CROP_MARGIN, mask: Optiona
     x1, y1 = int(max(0, x1 - mx)), int(max(0, y1 - my))
     x2, y2 = int(min(w, x2 + mx + 1)), int(min(h, y2 + my + 1))
     return cut_out(photo.rgb, (x1, y1, max(x2, x1 + 1), max(y2, y1 + 1)), mask, whiten)
-
-
-def union(boxes: list[Box]) -> Box:
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
-            max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
 def articles_of(detections: list[Detection]) -> list[list[Detection]]:
@@ -178,12 +176,13 @@ class Engine:
         while True:
             hits = index.query(vector, category, gender, n=n, embedding=self.embedder.version,
                                exclude=exclude)
-            rows = self.catalog.get_many([h.product_id for h in hits])
+            # only what ranking and filtering read: whole rows of hundreds of candidates cost more
+            rows = self.catalog.get_many([h.product_id for h in hits], RANK_COLUMNS)
             ranked = rerank([Candidate(h.product_id, h.distance,
                                        {k: rows.get(h.product_id, {}).get(k) for k in LABELS})
                              for h in hits], weight=self.config.rerank_weight, window=window,
                             hint=hint)
-            products = []
+            chosen = []
             for cand in ranked:
                 row = rows.get(cand.key)
                 if row is None or not row.get("active", 1):
@@ -191,11 +190,14 @@ class Engine:
                 if options.budget is not None and row.get("price") is not None \
                         and row["price"] > options.budget:
                     continue
-                products.append(self.catalog.to_product(row, cand.distance))
-                if len(products) >= want:  # later ones are never shown: build no records for them
+                chosen.append(cand)
+                if len(chosen) >= want:
                     break
-            if len(products) >= want or len(hits) < n or n >= 5000:
-                return products[options.offset:want]
+            if len(chosen) >= want or len(hits) < n or n >= 5000:
+                shown = chosen[options.offset:want]
+                full = self.catalog.get_many([c.key for c in shown])
+                return [self.catalog.to_product(full[c.key], c.distance) for c in shown
+                        if c.key in full]
             n *= 4
 
     # --- whole flows --------------------------------------------------------------------
@@ -255,7 +257,7 @@ class Engine:
             vec = vectors[[i for i, o in enumerate(owners) if o == gi]].mean(axis=0)
             vec = vec / max(float(np.linalg.norm(vec)), 1e-12)
             best = group[0]
-            box = union([d.box for d in group])
+            box = outfit_box([d.box for d in group])
             det = scale_detections([Detection(best.category, box, best.score, best.source)],
                                    image.scale, image.width, image.height)[0]
             products = self.search(vec, det.category, search_options, hint=hints[gi])

@@ -20,9 +20,9 @@ import numpy as np
 
 from core.colour import COLOUR_FEATURE_DIM, colour_features
 from core.config import SHARED_CCP, Config
-from core.garment_geometry import GEOMETRY_DIM, garment_geometry
+from core.garment_geometry import GEOMETRY_DIM, garment_geometry, outfit_box
 from core.imageio import decode
-from core.pipeline import crop, union
+from core.pipeline import crop
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def person_boxes(ccp_dir: Path, photos: Sequence[str]) -> dict[str, tuple]:
     per_photo = defaultdict(list)
     for (image, _), boxes in labelled_boxes(ccp_dir, photos).items():
         per_photo[image] += boxes
-    return {im: union(b) for im, b in per_photo.items()}
+    return {im: outfit_box(b) for im, b in per_photo.items()}
 
 
 def garment_geometries(ccp_dir: Path, images: Sequence[str], labels: Sequence[str]
