@@ -8,7 +8,7 @@ A street model's `ArticleHint` (core/street.py) adds what the photo itself says,
 unisex products first when the wearer is unsure (the shopper's gender is never guessed across),
 then products of a sure type, then those of a sure colour family; within each, unsure predictions
 add to the score. The weights and the order were chosen on out-of-fold predictions for the train
-photos (docs/MEASUREMENTS.md, "Design choices").
+photos (docs/MEASUREMENTS.md, "Street picks").
 """
 from __future__ import annotations
 
