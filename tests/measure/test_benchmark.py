@@ -107,8 +107,7 @@ def tiny_data_dir(tmp_path, monkeypatch):
     real_catalog(data, 5)
     monkeypatch.setenv("LOOKBOT_DATA_DIR", str(data))
     config = Config.from_env()
-    head = config.models_dir / "embedding_head.pt" if config.use_embedding_head else None
-    build_index(config, Embedder(config.backbone, head_path=head), progress=False)
+    build_index(config, Embedder.from_config(config), progress=False)  # as the engine embeds
     return data
 
 

@@ -46,6 +46,9 @@ def test_config_switches_the_tuned_backbone_on_and_off(tmp_path, monkeypatch):
     "tuned" file that holds the ImageNet weights: same features, its own version)."""
     import torch
 
+    # fp32 on both sides: int8 ranges calibrated on the half-precision copy differ a little
+    monkeypatch.setenv("LOOKBOT_EMBEDDER_RUNTIME", "onnx")
+
     from core.config import Config
     from core.embed import (BACKBONE_FILE, TUNED_FORMAT, Embedder, efficientnet_state,
                             imagenet_weights, tuned_backbone_file)
@@ -84,6 +87,8 @@ def test_a_head_is_never_used_on_another_backbone_s_features(tmp_path, monkeypat
     """A head records the backbone it was trained on; the embedder refuses it on other features,
     and a config that switches the tuned backbone off falls back to no head (with a warning)."""
     import torch
+
+    monkeypatch.setenv("LOOKBOT_EMBEDDER_RUNTIME", "onnx")  # the fp32 version name below
 
     from core.config import Config
     from core.embed import HEAD_FILE, Embedder, HeadMismatch
