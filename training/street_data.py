@@ -80,9 +80,13 @@ def labelled_boxes(ccp_dir: Path, photos: Sequence[str]) -> dict[tuple[str, str]
 
 def person_boxes(ccp_dir: Path, photos: Sequence[str]) -> dict[str, tuple]:
     """photo -> the union of all its labelled boxes (every label, dresses included)."""
+    return _outfits(labelled_boxes(ccp_dir, photos))
+
+
+def _outfits(boxes: dict[tuple[str, str], list[tuple]]) -> dict[str, tuple]:
     per_photo = defaultdict(list)
-    for (image, _), boxes in labelled_boxes(ccp_dir, photos).items():
-        per_photo[image] += boxes
+    for (image, _), label_boxes in boxes.items():
+        per_photo[image] += label_boxes
     return {im: outfit_box(b) for im, b in per_photo.items()}
 
 
@@ -90,7 +94,7 @@ def garment_geometries(ccp_dir: Path, images: Sequence[str], labels: Sequence[st
                        ) -> np.ndarray:
     """Each garment's place on its person (core/garment_geometry.py), from its labelled boxes."""
     boxes = labelled_boxes(ccp_dir, sorted(set(images)))
-    people = person_boxes(ccp_dir, sorted(set(images)))
+    people = _outfits(boxes)  # boxes.csv read once for both
     rows = [garment_geometry(boxes[(im, lab)], people[im]) for im, lab in zip(images, labels)]
     return np.stack(rows) if rows else np.zeros((0, GEOMETRY_DIM), np.float32)
 
