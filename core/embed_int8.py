@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .onnx_cache import drop_stale
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +94,5 @@ def quantize_backbone(fp32_onnx: Path, size: int = 224,
         finally:
             logging.getLogger().setLevel(quiet)
         os.replace(out, target)  # atomic: a half-written model is never picked up
-    own = re.compile(re.escape(prefix) + r"-int8-[0-9a-f]{12}\.onnx")
-    for old in target.parent.glob(f"{prefix}-int8-*.onnx"):
-        if old != target and own.fullmatch(old.name):
-            old.unlink(missing_ok=True)
+    drop_stale(target, f"{prefix}-int8")
     return target

@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import tempfile
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import torch
+
+from .onnx_cache import drop_stale
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +53,7 @@ def export_backbone(backbone: torch.nn.Module, weights: Path, cache_dir: Path) -
         os.replace(tmp, target)  # atomic: a half-written export is never picked up
     finally:
         Path(tmp).unlink(missing_ok=True)
-    stale = re.compile(re.escape(stem) + r"-[0-9a-f]{12}\.onnx")
-    for old in target.parent.glob(f"{stem}-*.onnx"):
-        if old != target and stale.fullmatch(old.name):
-            old.unlink(missing_ok=True)
+    drop_stale(target, stem)
     return target
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Optional
 import numpy as np
 
 from core.ultralytics_offline import load_ultralytics
+from .onnx_cache import drop_stale
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +47,7 @@ def export_onnx(weights: Path, cache_dir: Path, task: str = "detect") -> Path:
         exported = Path(model.export(format="onnx", dynamic=True, simplify=False, device="cpu",
                                      verbose=False))
         os.replace(exported, target)  # atomic: a half-written export is never picked up
-    stale = re.compile(re.escape(weights.stem) + r"-[0-9a-f]{12}\.onnx")
-    for old in target.parent.glob(f"{weights.stem}-*.onnx"):
-        if old != target and stale.fullmatch(old.name):  # an export of earlier weights
-            old.unlink(missing_ok=True)
+    drop_stale(target, weights.stem)  # exports of earlier weights
     return target
 
 
