@@ -6,9 +6,11 @@ own labels are never needed. The weight and temperature were chosen on held-out 
 
 A street model's `ArticleHint` (core/street.py) adds what the photo itself says, in this order:
 unisex products first when the wearer is unsure (the shopper's gender is never guessed across),
-then products of a sure type, then those of a sure colour family; within each, unsure predictions
-add to the score. The weights and the order were chosen on out-of-fold predictions for the train
-photos (docs/MEASUREMENTS.md, "Street picks").
+then products that agree with both the sure type and the sure colour family, then those that
+agree with one of them, then the rest; within each, the predicted probabilities of the product's
+type and colour family add to the score, so they decide whether a right type in the wrong colour
+comes before a wrong type in the right colour. The weights and the order were chosen on
+out-of-fold predictions for the train photos (docs/MEASUREMENTS.md, "Street picks").
 """
 from __future__ import annotations
 
@@ -35,9 +37,10 @@ class Candidate:
     labels: dict[str, Optional[str]]
 
 
-# How much an unsure street prediction moves a product: its probability times this, in distance.
-HINT_TYPE_WEIGHT = 1.0
-HINT_COLOUR_WEIGHT = 0.6
+# How much a street prediction moves a product: its probability times this, in distance (nearest
+# products are about 0.5 apart, so a likely type or colour outweighs closeness).
+HINT_TYPE_WEIGHT = 5.0
+HINT_COLOUR_WEIGHT = 3.0
 
 
 def rerank(candidates: Sequence[Candidate], weight: float = 0.5, temperature: float = 0.05,
@@ -62,9 +65,10 @@ def rerank(candidates: Sequence[Candidate], weight: float = 0.5, temperature: fl
     type_breaks = np.array([bool(hint.sure_types) and t not in hint.sure_types for t in types])
     colour_breaks = np.array([hint.sure_family is not None and f != hint.sure_family
                               for f in families])
+    breaks = type_breaks.astype(int) + colour_breaks.astype(int)
     not_unisex = np.array([hint.unisex_first and c.labels.get("gender") != "Unisex"
                            for c in head])
-    order = np.lexsort((score, colour_breaks, type_breaks, not_unisex))  # the last key sorts first
+    order = np.lexsort((score, breaks, not_unisex))  # the last key sorts first
     return [head[i] for i in order] + tail
 
 

@@ -8,8 +8,9 @@ histogram), trained by `lookbot train-street` on CCP street crops (training/stre
 - the garment: its CCP label (coat, blouse, jeans, ...), turned into catalog article types by the
   one mapping in core/ccp_types.py, and its colour family (core/colour_names.py).
 
-`ArticleHint` carries one garment's prediction to the search: a confident one filters (products
-that disagree move behind every product that agrees), an unsure one re-ranks.
+`ArticleHint` carries one garment's prediction to the search: its likeliest type and a confident
+colour family filter (products that disagree move behind the products that agree), and every
+type's and family's probability re-ranks (core/rerank.py).
 """
 from __future__ import annotations
 
@@ -96,7 +97,7 @@ class ArticleHint:
 
     types: dict[str, float] = field(default_factory=dict)  # article type -> P(a shopper accepts)
     families: dict[str, float] = field(default_factory=dict)  # colour family -> probability
-    sure_types: frozenset[str] = frozenset()  # filter to these when non-empty
+    sure_types: frozenset[str] = frozenset()  # the likeliest type(s): filter to these when set
     sure_family: Optional[str] = None  # filter to this when set
     unisex_first: bool = False  # the wearer is unsure: unisex products first
 
@@ -119,6 +120,17 @@ class ArticleHint:
         fam = max(self.families, key=self.families.get) if self.families else None
         return {"type": top, "type_sure": sorted(self.sure_types),
                 "colour_family": fam, "colour_sure": self.sure_family}
+
+
+def likeliest(types: dict[str, float], floor: float) -> frozenset[str]:
+    """The most plausible type (all tied at the top) when at least `floor`: the type a hint
+    filters to. Five products of the likeliest type are right more often, on average, than any
+    mix (out of fold on the train photos, topwear type@5 0.694 against 0.671 for every type
+    from 0.5; docs/MEASUREMENTS.md, "Street picks")."""
+    if not types:
+        return frozenset()
+    top = max(types.values())
+    return frozenset(t for t, q in types.items() if q >= top - 1e-9 and q >= floor)
 
 
 def _linear(state: dict, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -212,7 +224,7 @@ class StreetModel:
             pc = np.exp(cl - cl.max())
             pc /= pc.sum()
             families = {f: float(q) for f, q in zip(self.families, pc)}
-            sure_types = frozenset(t for t, q in types.items() if q >= self.type_sure)
+            sure_types = likeliest(types, self.type_sure)
             fam = max(families, key=families.get)
             out.append(ArticleHint(types, families, sure_types,
                                    fam if families[fam] >= self.colour_sure else None))

@@ -35,9 +35,11 @@ MIN_LABEL_COUNT = 5  # rarer CCP labels are left out of the type model
 COLOUR_L2 = 1e-3  # out of fold on the train photos: 0.815 at 1e-3, 0.801 at 3e-3, 0.763 at 1e-2
 TYPE_L2 = 1e-2  # with the geometry inputs; out of fold, top type plausible 0.885 (0.878 at 3e-3)
 GEOMETRY_SCALE = 3.0  # the geometry inputs' scale against the L2 penalty (out of fold, as above)
-# A type or colour family at least this likely filters the search (core/rerank.py), chosen by the
-# picks of out-of-fold predictions on the train photos (docs/MEASUREMENTS.md, "Street picks").
-TYPE_SURE = 0.5
+# The likeliest type filters the search when at least this plausible, and a colour family when at
+# least this likely (core/street.py, core/rerank.py), chosen by the picks of out-of-fold
+# predictions on the train photos (docs/MEASUREMENTS.md, "Street picks"): the likeliest type
+# always (floors up to 0.45 pick the same products), where every type from 0.5 did before.
+TYPE_SURE = 0.0
 COLOUR_SURE = 0.3
 
 

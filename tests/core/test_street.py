@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from core.rerank import Candidate, rerank
-from core.street import (STREET_FILE, ArticleHint, WearerCall, load_street_model, resolve_gender,
-                         vote)
+from core.street import (STREET_FILE, ArticleHint, WearerCall, likeliest, load_street_model,
+                         resolve_gender, vote)
 from tests.helpers import FIXTURES, REPO
 
 WEIGHTS = (1.0, 1.0, 1.0, 0.0)  # garment mean, person box, head box, bias
@@ -56,17 +56,40 @@ def test_a_sure_hint_filters_and_an_unsure_one_reranks():
     keys = lambda cs: [c.key for c in cs]
     assert keys(rerank(_cands(), weight=0.0)) == ["a", "b", "c", "d"]
     sure = ArticleHint({"Jackets": 0.95}, {"blue": 0.9}, frozenset({"Jackets"}), "blue")
-    # the black jacket breaks the sure colour, the blue shirt the sure type, which weighs more:
-    # both go behind the blue jackets, the shirt last
+    # the blue jackets agree with both sure predictions and come first; the black jacket breaks
+    # the sure colour and the blue shirt the sure type: one each, and the likelier type
+    # (0.95 x 5 against 0.9 x 3) puts the black jacket before the blue shirt
     assert keys(rerank(_cands(), weight=0.0, hint=sure)) == ["b", "d", "c", "a"]
     unsure = ArticleHint({"Jackets": 0.15}, {})
-    # no filter: each jacket gains 1.0 * 0.15, and the nearer two pass the shirt
-    assert keys(rerank(_cands(), weight=0.0, hint=unsure)) == ["b", "c", "a", "d"]
+    # no filter: each jacket gains 5 x 0.15 = 0.75 in distance and passes the shirt
+    assert keys(rerank(_cands(), weight=0.0, hint=unsure)) == ["b", "c", "d", "a"]
     first = ArticleHint({"Jackets": 0.95}, {}, frozenset({"Jackets"}), None, unisex_first=True)
     assert keys(rerank(_cands(), weight=0.0, hint=first)) == ["d", "b", "c", "a"]
     # an unsure wearer's unisex products come first even before a sure type
     shirt = ArticleHint({"Shirts": 0.95}, {}, frozenset({"Shirts"}), None, unisex_first=True)
     assert keys(rerank(_cands(), weight=0.0, hint=shirt)) == ["d", "a", "b", "c"]
+
+
+def test_a_right_colour_can_beat_a_likely_but_unsure_type():
+    keys = lambda cs: [c.key for c in cs]
+    # the sure colour is black; jackets are only somewhat likelier than shirts
+    hint = ArticleHint({"Jackets": 0.45, "Shirts": 0.40}, {"black": 0.95, "blue": 0.05},
+                       frozenset({"Jackets"}), "black")
+    rows = [("blue jacket", 0.50, "Jackets", "Blue"), ("black shirt", 0.55, "Shirts", "Black"),
+            ("black jacket", 0.70, "Jackets", "Black")]
+    cands = [Candidate(k, d, {"article_type": t, "colour": c, "gender": "Women"})
+             for k, d, t, c in rows]
+    # the black jacket agrees with both; the blue jacket and the black shirt break one each,
+    # and the shirt's sure colour outweighs the jacket's small lead in type
+    assert keys(rerank(cands, weight=0.0, hint=hint)) == ["black jacket", "black shirt",
+                                                          "blue jacket"]
+
+
+def test_a_hint_filters_to_its_likeliest_type():
+    assert likeliest({"Tops": 0.62, "Shirts": 0.30, "Tunics": 0.62}, 0.0) == {"Tops", "Tunics"}
+    assert likeliest({"Sweaters": 0.35, "Tops": 0.34}, 0.0) == {"Sweaters"}
+    assert likeliest({"Sweaters": 0.35, "Tops": 0.34}, 0.5) == frozenset()
+    assert likeliest({}, 0.0) == frozenset()
 
 
 MODEL = REPO / "data" / "models" / STREET_FILE
