@@ -68,12 +68,21 @@ def articles_of(detections: list[Detection]) -> list[list[Detection]]:
     return groups
 
 
+def limit_blas_threads(threads: int) -> None:
+    """Cap numpy's BLAS threads for the whole process (0: leave them as they are)."""
+    if threads > 0:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=threads, user_api="blas")
+
+
 class Engine:
     """Models, catalog and index, loaded once; safe to call from several worker threads."""
 
     def __init__(self, config: Optional[Config] = None, load_index: bool = True):
         self.config = config or Config.from_env()
         c = self.config
+        limit_blas_threads(c.blas_threads)
         self.gate = PoseGate(GateThresholds(
             visibility=c.gate_visibility, foot_visibility=c.gate_foot_visibility,
             min_height=c.gate_min_height, margin=c.gate_margin))
