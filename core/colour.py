@@ -155,28 +155,43 @@ def colour_bands(image: Image.Image) -> np.ndarray:
     (COLOUR_FEATURE_DIM values): a catalog shot on a model shows the product in one band."""
     rgb, lab, alpha = _prepare(image)
     weight = pixel_weights(rgb, lab, alpha)
-    h = rgb.shape[0]
+    h, w = rgb.shape[:2]
     band = np.minimum((np.arange(h) * BANDS) // max(h, 1), BANDS - 1)
-    out = [weighted_histogram(lab, weight)]
-    for b in range(BANDS):
-        out.append(weighted_histogram(lab, weight * (band == b)[:, None]))
-    return np.concatenate(out)
+    # one pass of soft binning for the three bands; the whole crop's histogram is their sum
+    bands = _soft_histograms(lab, weight, np.repeat(band, w), BANDS)
+    return np.concatenate([_finish(bands.sum(0))] + [_finish(b) for b in bands])
 
 
 def weighted_histogram(lab: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Soft Lab histogram of an (h, w, 3) Lab image with per-pixel weights, unit L2."""
+    return _finish(_soft_histograms(lab, weight, np.zeros(weight.size, np.int64), 1)[0])
+
+
+def _finish(hist: np.ndarray) -> np.ndarray:
+    """Hellinger normalisation (unit L2); an empty histogram becomes the uniform one."""
+    total = hist.sum()
+    if total <= 0:
+        return np.full(COLOUR_DIM, 1.0 / np.sqrt(COLOUR_DIM), dtype=np.float32)
+    return np.sqrt(hist / total).astype(np.float32)
+
+
+def _soft_histograms(lab: np.ndarray, weight: np.ndarray, group: np.ndarray, n_groups: int
+                     ) -> np.ndarray:
+    """(n_groups, COLOUR_DIM) raw soft histograms: pixel i adds to row group[i]."""
     weight = weight.ravel().astype(np.float32)
     lab = lab.reshape(-1, 3)
+    offset = np.asarray(group, dtype=np.int64) * COLOUR_DIM
+    size = n_groups * COLOUR_DIM
     L, a, b = lab[:, 0], lab[:, 1], lab[:, 2]
     chroma = np.hypot(a, b)
     grey = np.clip((GREY_CHROMA[1] - chroma) / (GREY_CHROMA[1] - GREY_CHROMA[0]), 0.0, 1.0)
-    hist = np.zeros(COLOUR_DIM, dtype=np.float64)
+    hist = np.zeros(size, dtype=np.float64)
     # grey pixels: lightness only
     g_lo, g_hi, g_t = _soft_1d(L, np.linspace(0, 100, GREY_BINS))
     base = HUE_BINS * len(LIGHT_CENTRES) * len(CHROMA_CENTRES)
     wg = weight * grey
-    hist += np.bincount(base + g_lo, wg * (1 - g_t), COLOUR_DIM)
-    hist += np.bincount(base + g_hi, wg * g_t, COLOUR_DIM)
+    hist += np.bincount(offset + base + g_lo, wg * (1 - g_t), size)
+    hist += np.bincount(offset + base + g_hi, wg * g_t, size)
     # chromatic pixels: hue (circular) x lightness x chroma
     wc = weight * (1.0 - grey)
     hue = (np.arctan2(b, a) % (2 * np.pi)) / (2 * np.pi) * HUE_BINS
@@ -190,11 +205,8 @@ def weighted_histogram(lab: np.ndarray, weight: np.ndarray) -> np.ndarray:
         for li, lw in ((l_lo, 1 - l_t), (l_hi, l_t)):
             for ci, cw in ((c_lo, 1 - c_t), (c_hi, c_t)):
                 idx = (hi_ * nl + li) * nc + ci
-                hist += np.bincount(idx, wc * hw * lw * cw, COLOUR_DIM)
-    total = hist.sum()
-    if total <= 0:
-        return np.full(COLOUR_DIM, 1.0 / np.sqrt(COLOUR_DIM), dtype=np.float32)
-    return np.sqrt(hist / total).astype(np.float32)
+                hist += np.bincount(offset + idx, wc * hw * lw * cw, size)
+    return hist.reshape(n_groups, COLOUR_DIM)
 
 
 def colour_features(crops: Sequence[Image.Image]) -> np.ndarray:
