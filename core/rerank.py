@@ -75,11 +75,11 @@ def rerank(candidates: Sequence[Candidate], weight: float = 0.5, temperature: fl
 def _vote(head: Sequence[Candidate], dist: np.ndarray, temperature: float) -> np.ndarray:
     """Each candidate's share of the neighbourhood's closeness-weighted vote, summed over LABELS."""
     votes_weight = np.exp(-(dist - dist.min()) / max(temperature, 1e-6))
+    total = votes_weight.sum() or 1.0
     agree = np.zeros(len(head))
     for label in LABELS:
-        votes: dict[Optional[str], float] = defaultdict(float)
-        for c, w in zip(head, votes_weight):
-            votes[c.labels.get(label)] += w
-        total = sum(votes.values()) or 1.0
-        agree += np.array([votes[c.labels.get(label)] / total for c in head])
+        codes: dict[Optional[str], int] = {}
+        which = np.array([codes.setdefault(c.labels.get(label), len(codes)) for c in head])
+        votes = np.bincount(which, weights=votes_weight, minlength=len(codes))
+        agree += votes[which] / total
     return agree
