@@ -25,6 +25,7 @@ PRODUCT_COLUMNS: dict[str, type] = {
 # product_id is products.id. The crawler writes it (scraper/store.py); the demo catalog has none.
 PRICE_HISTORY_COLUMNS: dict[str, type] = {"product_id": str, "price": int, "mrp": int,
                                           "seen_at": str}
+ROWS_CACHE_LIMIT = 200_000  # rows a thread's cache holds before it starts again (get_many_cached)
 
 
 def now_iso() -> str:
@@ -117,6 +118,26 @@ class Catalog:
                                      chunk):
                 out[row["id"]] = row
         return out
+
+    def get_many_cached(self, product_ids: list[str], columns: Sequence[str]
+                        ) -> dict[str, dict[str, Any]]:
+        """`get_many` of a few columns, from this thread's cache of rows already read; any change
+        committed to the catalog since (by any connection: a crawl, `lookbot index`) empties it.
+        A hinted search reads 400 candidates' labels, a third of its time from SQLite."""
+        local = self._local
+        db = self.db
+        stamp = (db.execute("PRAGMA data_version").fetchone()[0], db.conn.total_changes,
+                 tuple(columns))
+        cache = getattr(local, "rows", None)
+        if cache is None or local.rows_stamp != stamp or len(cache) > ROWS_CACHE_LIMIT:
+            cache = local.rows = {}
+            local.rows_stamp = stamp
+        missing = [i for i in product_ids if i not in cache]
+        if missing:
+            found = self.get_many(missing, columns)
+            for i in missing:
+                cache[i] = found.get(i)  # None: not in the catalog
+        return {i: cache[i] for i in product_ids if cache[i] is not None}
 
     def products(self, category: Optional[str] = None, active_only: bool = True
                  ) -> Iterator[dict[str, Any]]:

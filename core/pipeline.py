@@ -186,7 +186,7 @@ class Engine:
             hits = index.query(vector, category, gender, n=n, embedding=self.embedder.version,
                                exclude=exclude)
             # only what ranking and filtering read: whole rows of hundreds of candidates cost more
-            rows = self.catalog.get_many([h.product_id for h in hits], RANK_COLUMNS)
+            rows = self.catalog.get_many_cached([h.product_id for h in hits], RANK_COLUMNS)
             ranked = rerank([Candidate(h.product_id, h.distance,
                                        {k: rows.get(h.product_id, {}).get(k) for k in LABELS})
                              for h in hits], weight=self.config.rerank_weight, window=window,
