@@ -17,7 +17,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .onnx_cache import drop_stale
+from .onnx_cache import cpu_session, drop_stale
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class OnnxBackbone:
     def __init__(self, backbone: torch.nn.Module, weights: Path, cache_dir: Path,
                  threads: Optional[int] = None, int8: bool = False) -> None:
         """`int8`: run the statically quantized export (core/embed_int8.py), fp32 when that fails."""
-        import onnxruntime as ort
+        import onnxruntime  # noqa: F401  (missing: fail here, before an export)
 
         self.onnx_file = export_backbone(backbone, weights, cache_dir)
         self.int8 = False
@@ -74,12 +74,7 @@ class OnnxBackbone:
                 self.onnx_file, self.int8 = quantize_backbone(self.onnx_file, backbone.size), True
             except Exception as exc:  # e.g. no calibration crops, or an older onnxruntime
                 log.warning("embedding backbone in fp32: int8 quantization failed (%s)", exc)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = int(threads or os.cpu_count() or 1)
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(self.onnx_file), options,
-                                            providers=["CPUExecutionProvider"])
+        self.session = cpu_session(self.onnx_file, threads or os.cpu_count() or 1, optimize=True)
 
     def __call__(self, batch: torch.Tensor) -> np.ndarray:
         x = np.ascontiguousarray(batch.numpy(), dtype=np.float32)

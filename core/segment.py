@@ -19,6 +19,7 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
+from .onnx_cache import cpu_session
 from .records import CATEGORIES, Box
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class Segmenter:
         weights = Path(weights)
         if not weights.is_file():
             raise SegmenterUnavailable(f"no segmenter at {weights}: run `lookbot train-segmenter`")
-        import onnxruntime as ort
+        import onnxruntime  # noqa: F401  (missing: fail here, before an export)
 
         from .yolo_onnx import export_onnx
 
@@ -58,10 +59,7 @@ class Segmenter:
             self.onnx_file = export_onnx(weights, cache_dir, task="segment")
         except Exception as exc:  # a corrupt or foreign .pt
             raise SegmenterUnavailable(f"cannot load segmenter {weights}: {exc}") from exc
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = int(threads or max(1, (os.cpu_count() or 2) - 1))
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(self.onnx_file), options, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(self.onnx_file, threads or max(1, (os.cpu_count() or 2) - 1))
         self.input_name = self.session.get_inputs()[0].name
         self.imgsz = int(imgsz or _trained_imgsz(weights))
         self.conf, self.iou = conf, iou

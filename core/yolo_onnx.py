@@ -19,7 +19,7 @@ from typing import Optional
 import numpy as np
 
 from core.ultralytics_offline import load_ultralytics
-from .onnx_cache import drop_stale
+from .onnx_cache import cpu_session, drop_stale
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +55,11 @@ class OnnxYolo:
     """A YOLO detection model exported to ONNX, run on the CPU with `threads` threads."""
 
     def __init__(self, weights: Path, cache_dir: Path, threads: Optional[int] = None) -> None:
-        import onnxruntime as ort
+        import onnxruntime  # noqa: F401  (missing: fail here, before an export)
 
         self.onnx_file = export_onnx(weights, cache_dir)
-        options = ort.SessionOptions()
         # one thread less than the cores, as ultralytics pins torch: the gate and the bot need the rest
-        options.intra_op_num_threads = int(threads or max(1, (os.cpu_count() or 2) - 1))
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(self.onnx_file), options,
-                                            providers=["CPUExecutionProvider"])
+        self.session = cpu_session(self.onnx_file, threads or max(1, (os.cpu_count() or 2) - 1))
         self.input_name = self.session.get_inputs()[0].name
 
     def predict(self, bgr: np.ndarray, imgsz: int, conf: float, iou: float, max_det: int
