@@ -14,7 +14,6 @@ out-of-fold predictions for the train photos (docs/MEASUREMENTS.md, "Street pick
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Sequence
 
