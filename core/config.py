@@ -106,10 +106,8 @@ class Config(SharedPaths):
     detector_runtime: Literal["onnx", "torch"] = setting("onnx", "LOOKBOT_DETECTOR_RUNTIME",
         "run the detectors with onnx (ONNX Runtime, exported once into models_dir/cache) or "
         "torch; onnx falls back to torch when it is not installed")
-    blas_threads: int = setting(1, "LOOKBOT_BLAS_THREADS",
-        "threads of numpy's BLAS in the engine's process (threadpoolctl); its products there are "
-        "small, and idle BLAS threads spin on the cores the models need: 1 took a look from 314 "
-        "to 246 core-ms (docs/MEASUREMENTS.md); 0 leaves BLAS as it starts", ge=0)
+    blas_threads: int = setting(1, "LOOKBOT_BLAS_THREADS", "numpy's BLAS threads in the engine "
+        "(threadpoolctl); idle ones spin on the models' cores; 0: as BLAS starts", ge=0)
     embedder_runtime: Literal["onnx", "onnx-int8", "torch"] = setting("onnx-int8", "LOOKBOT_EMBEDDER_RUNTIME",
         "run the embedding backbone with onnx-int8 (the ONNX export statically quantized to int8 "
         "once into models_dir/cache: about half the fp32 time on a VNNI CPU, cosine 0.995 to "

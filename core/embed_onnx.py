@@ -17,7 +17,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .onnx_cache import cpu_session, drop_stale
+from .cpu import cpu_session
+from .onnx_cache import drop_stale
 
 log = logging.getLogger(__name__)
 

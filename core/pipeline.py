@@ -17,6 +17,7 @@ from PIL import Image
 from .catalog import Catalog
 from .colour import colour_features
 from .config import Config
+from .cpu import limit_blas_threads
 from .detect import Detector, build_detector, scale_detections
 from .embed import Embedder
 from .garment_geometry import outfit_box
@@ -39,8 +40,7 @@ CROP_MARGIN = 0.06
 RERANK_WINDOW = 50
 # With a street hint more candidates are read, so a sure type or colour still finds k products.
 STREET_WINDOW = 400
-# The catalog columns a search ranks and filters by.
-RANK_COLUMNS = (*LABELS, "active", "price")
+RANK_COLUMNS = (*LABELS, "active", "price")  # the catalog columns a search ranks and filters by
 
 
 def crop(photo: Photo, box_work: Box, margin: float = CROP_MARGIN, mask: Optional[np.ndarray] = None,
@@ -66,14 +66,6 @@ def articles_of(detections: list[Detection]) -> list[list[Detection]]:
     order = {"topwear": 0, "bottomwear": 1, "footwear": 2, "handbag": 3, "eyewear": 4}
     groups.sort(key=lambda g: order.get(g[0].category, 9))
     return groups
-
-
-def limit_blas_threads(threads: int) -> None:
-    """Cap numpy's BLAS threads for the whole process (0: leave them as they are)."""
-    if threads > 0:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=threads, user_api="blas")
 
 
 class Engine:

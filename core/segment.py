@@ -19,7 +19,7 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
-from .onnx_cache import cpu_session
+from .cpu import cpu_session
 from .records import CATEGORIES, Box
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from .ccp_types import type_plausibility
+from .ccp_types import likeliest, type_plausibility
 from .garment_geometry import garment_geometry, geometry_inputs, outfit_box
 
 log = logging.getLogger(__name__)
@@ -120,17 +120,6 @@ class ArticleHint:
         fam = max(self.families, key=self.families.get) if self.families else None
         return {"type": top, "type_sure": sorted(self.sure_types),
                 "colour_family": fam, "colour_sure": self.sure_family}
-
-
-def likeliest(types: dict[str, float], floor: float) -> frozenset[str]:
-    """The most plausible type (all tied at the top) when at least `floor`: the type a hint
-    filters to. Five products of the likeliest type are right more often, on average, than any
-    mix (out of fold on the train photos, topwear type@5 0.694 against 0.671 for every type
-    from 0.5; docs/MEASUREMENTS.md, "Street picks")."""
-    if not types:
-        return frozenset()
-    top = max(types.values())
-    return frozenset(t for t, q in types.items() if q >= top - 1e-9 and q >= floor)
 
 
 def _linear(state: dict, name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -19,7 +19,8 @@ from typing import Optional
 import numpy as np
 
 from core.ultralytics_offline import load_ultralytics
-from .onnx_cache import cpu_session, drop_stale
+from .cpu import cpu_session
+from .onnx_cache import drop_stale
 
 log = logging.getLogger(__name__)
 

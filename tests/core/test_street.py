@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from core.rerank import Candidate, rerank
-from core.street import (STREET_FILE, ArticleHint, WearerCall, likeliest, load_street_model,
-                         resolve_gender, vote)
+from core.ccp_types import likeliest
+from core.street import (STREET_FILE, ArticleHint, WearerCall, load_street_model, resolve_gender,
+                         vote)
 from tests.helpers import FIXTURES, REPO
 
 WEIGHTS = (1.0, 1.0, 1.0, 0.0)  # garment mean, person box, head box, bias
