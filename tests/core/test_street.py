@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from core.rerank import Candidate, rerank
 from core.ccp_types import likeliest
+from core.rerank import Candidate, rerank
 from core.street import (STREET_FILE, ArticleHint, WearerCall, load_street_model, resolve_gender,
                          vote)
 from tests.helpers import FIXTURES, REPO
