@@ -86,7 +86,7 @@ def test_shipped_ensemble_loads_offline_and_runs_both_detectors_at_one_size(no_n
     assert isinstance(ensemble, EnsembleDetector) and len(ensemble.members) == 2
     main, other = ensemble.members
     assert other.weights.name == "detector-576.pt" and other.imgsz == main.imgsz  # trained at 576
-    assert all(m.runtime == "onnx" for m in ensemble.members)
+    assert all(m.runtime == "openvino" for m in ensemble.members)  # the default runtime
     img = _rgb(shared("ccp", "photos", json.loads(SPLIT.read_text())["val"][0]))
     merged = ensemble.detect(img)
     alone = [m.detect(img) for m in ensemble.members]

@@ -1,4 +1,5 @@
-"""The detectors under ONNX Runtime: the same boxes as under PyTorch, exported once, with a fallback."""
+"""The detectors under ONNX Runtime and OpenVINO: the same boxes as under PyTorch, exported once,
+with a fallback."""
 from __future__ import annotations
 
 import json
@@ -47,6 +48,38 @@ def test_onnx_runtime_finds_the_torch_boxes_on_a_real_photo(tmp_path, no_network
     assert YoloDetector(retrained, runtime="onnx", onnx_cache=tmp_path).runtime == "onnx"
     assert sorted(p.name for p in tmp_path.glob("*.onnx")) == sorted(
         [f"detector-{weights_digest(retrained)}.onnx", "detector-576-0123456789ab.onnx"])
+
+
+@pytest.mark.slow
+def test_openvino_finds_the_onnx_runtime_boxes_on_real_photos(tmp_path, no_network):
+    """OpenVINO may run in bfloat16: every box shown to users (score >= 0.25) is still there, in
+    the same place, with nearly the same score."""
+    from core.yolo import YoloDetector
+
+    fast = YoloDetector(WEIGHTS, runtime="openvino", onnx_cache=tmp_path)
+    assert fast.runtime == "openvino" and fast.onnx.session.precision in ("bf16", "f32")
+    reference = YoloDetector(WEIGHTS, runtime="onnx", onnx_cache=tmp_path)
+    assert fast.onnx.onnx_file == reference.onnx.onnx_file, "one export serves both runtimes"
+    for name in json.loads(SPLIT.read_text())["val"][:3]:
+        img = np.asarray(Image.open(shared("ccp", "photos", name)).convert("RGB"))
+        shown = [d for d in reference.detect(img) if d.score >= 0.25]
+        found = fast.detect(img)
+        assert len(shown) >= 3
+        for r in shown:
+            twin = max((d for d in found if d.category == r.category),
+                       key=lambda d: box_iou(d.box, r.box))
+            assert box_iou(twin.box, r.box) > 0.95 and twin.score == pytest.approx(r.score, abs=0.03)
+        assert sum(d.score >= 0.25 for d in found) == pytest.approx(len(shown), abs=1)
+
+
+def test_openvino_falls_back_to_onnx_runtime_when_it_is_not_installed(tmp_path, monkeypatch,
+                                                                       caplog):
+    from core.yolo import YoloDetector
+
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    with caplog.at_level(logging.WARNING, logger="core.yolo"):
+        det = YoloDetector(WEIGHTS, runtime="openvino", onnx_cache=tmp_path)
+    assert det.runtime == "onnx" and "running it with ONNX Runtime" in caplog.text
 
 
 def test_onnx_runtime_falls_back_to_torch_when_it_is_not_installed(tmp_path, monkeypatch, caplog):
