@@ -81,10 +81,10 @@ class Config(SharedPaths):
         "use the trained YOLO detector from models_dir when present (1/0)")
     detector_score: float = setting(0.25, "LOOKBOT_DETECTOR_SCORE",
         "minimum YOLO score for an article to be shown", ge=0, le=1)
-    detector_class_scores: str = setting("footwear=0.35,eyewear=0.4,handbag=0.6",
+    detector_class_scores: str = setting("footwear=0.35,eyewear=0.45,handbag=0.6",
         "LOOKBOT_DETECTOR_CLASS_SCORES",
-        "per-class minimum YOLO score to show a box (category=score, comma-separated), over "
-        "LOOKBOT_DETECTOR_SCORE: the lowest with shown precision 0.85 on the validation photos",
+        "per-class minimum YOLO score to show a box (category=score, comma-separated), over LOOKBOT_DETECTOR_SCORE: "
+        "the lowest with shown precision 0.85 on the validation photos (eyewear under OpenVINO's bfloat16)",
         pattern=r"^\s*((topwear|bottomwear|footwear|eyewear|handbag)\s*=\s*(0(\.\d+)?|1(\.0+)?)"
                 r"\s*(,\s*|$))*$")
     pose_fill: str = setting("topwear", "LOOKBOT_POSE_FILL",
