@@ -61,7 +61,10 @@ class OpenVinoSession:
         core = ov.Core()
         model = core.read_model(str(onnx_file))
         options = {"INFERENCE_NUM_THREADS": int(threads), "NUM_STREAMS": 1,
-                   "PERFORMANCE_HINT": "LATENCY"}
+                   "PERFORMANCE_HINT": "LATENCY",
+                   # pinned, every session's thread took the same core: the ensemble's two
+                   # detectors then ran one after the other instead of side by side
+                   "ENABLE_CPU_PINNING": False}
         if precision:
             options["INFERENCE_PRECISION_HINT"] = precision
         self.compiled = core.compile_model(model, "CPU", options)
