@@ -179,10 +179,9 @@ class Engine:
                                exclude=exclude)
             # only what ranking and filtering read: whole rows of hundreds of candidates cost more
             rows = self.catalog.get_many_cached([h.product_id for h in hits], RANK_COLUMNS)
-            ranked = rerank([Candidate(h.product_id, h.distance,
-                                       {k: rows.get(h.product_id, {}).get(k) for k in LABELS})
+            ranked = rerank([Candidate(h.product_id, h.distance, rows.get(h.product_id) or {})
                              for h in hits], weight=self.config.rerank_weight, window=window,
-                            hint=hint)
+                            hint=hint)  # a row holds the LABELS the vote reads
             chosen = []
             for cand in ranked:
                 row = rows.get(cand.key)
