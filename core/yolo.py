@@ -89,10 +89,10 @@ class YoloDetector:
         """Detections in an RGB uint8 HxWx3 image. `verdict` is accepted for the Detector protocol."""
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
             raise ValueError("expected an RGB image as a HxWx3 uint8 array")
-        bgr = np.ascontiguousarray(image[:, :, ::-1])  # ultralytics treats numpy input as BGR (OpenCV)
         if self.onnx is not None:
-            xyxy, conf, cls = self.onnx.predict(bgr, self.imgsz, self.min_score, self.iou, self.max_det)
+            xyxy, conf, cls = self.onnx.predict(image, self.imgsz, self.min_score, self.iou, self.max_det)
         else:
+            bgr = np.ascontiguousarray(image[:, :, ::-1])  # ultralytics treats numpy input as BGR (OpenCV)
             result = self.model.predict(bgr, imgsz=self.imgsz, conf=self.min_score, iou=self.iou,
                                         max_det=self.max_det, device=self.device, verbose=False)[0]
             boxes = result.boxes

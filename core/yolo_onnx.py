@@ -72,17 +72,19 @@ class OnnxYolo:
         self.runtime = runtime
         self.input_name = self.session.get_inputs()[0].name
 
-    def predict(self, bgr: np.ndarray, imgsz: int, conf: float, iou: float, max_det: int
+    def predict(self, rgb: np.ndarray, imgsz: int, conf: float, iou: float, max_det: int
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Boxes (xyxy in `bgr`'s pixels), scores and class ids of one BGR uint8 image."""
+        """Boxes (xyxy in `rgb`'s pixels), scores and class ids of one RGB uint8 image."""
         import torch
         from ultralytics.data.augment import LetterBox
         from ultralytics.utils import ops
         from ultralytics.utils.nms import non_max_suppression
 
-        padded = LetterBox((imgsz, imgsz), auto=True, stride=32)(image=bgr)
-        x = np.ascontiguousarray(padded[:, :, ::-1].transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
+        # letterboxing treats the channels alike, so RGB goes in as it is: no flip to BGR and back
+        padded = LetterBox((imgsz, imgsz), auto=True, stride=32)(image=rgb)
+        x = np.ascontiguousarray(padded.transpose(2, 0, 1)[None], dtype=np.float32)
+        np.divide(x, 255.0, out=x)
         raw = self.session.run(None, {self.input_name: x})[0]
         pred = non_max_suppression(torch.from_numpy(raw), conf, iou, max_det=max_det)[0]
-        boxes = ops.scale_boxes(x.shape[2:], pred[:, :4], bgr.shape)
+        boxes = ops.scale_boxes(x.shape[2:], pred[:, :4], rgb.shape)
         return boxes.numpy(), pred[:, 4].numpy(), pred[:, 5].numpy().astype(int)
