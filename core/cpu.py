@@ -5,6 +5,7 @@ under OpenVINO")."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,12 @@ def limit_blas_threads(threads: int) -> None:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=threads, user_api="blas")
+
+
+def spare_threads(threads: Optional[int] = None) -> int:
+    """`threads`, or one less than the cores, as ultralytics pins torch: a detector or the
+    segmenter leaves the gate and the bot a core."""
+    return int(threads or max(1, (os.cpu_count() or 2) - 1))
 
 
 def cpu_session(onnx_file: Path, threads: int, optimize: bool = False) -> Any:

@@ -11,7 +11,6 @@ article type, since catalog shots show garments worn; docs/MEASUREMENTS.md).
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -19,7 +18,7 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
-from .cpu import cpu_session
+from .cpu import cpu_session, spare_threads
 from .records import CATEGORIES, Box
 
 log = logging.getLogger(__name__)
@@ -59,7 +58,7 @@ class Segmenter:
             self.onnx_file = export_onnx(weights, cache_dir, task="segment")
         except Exception as exc:  # a corrupt or foreign .pt
             raise SegmenterUnavailable(f"cannot load segmenter {weights}: {exc}") from exc
-        self.session = cpu_session(self.onnx_file, threads or max(1, (os.cpu_count() or 2) - 1))
+        self.session = cpu_session(self.onnx_file, spare_threads(threads))
         self.input_name = self.session.get_inputs()[0].name
         self.imgsz = int(imgsz or _trained_imgsz(weights))
         self.conf, self.iou = conf, iou

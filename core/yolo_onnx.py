@@ -20,7 +20,7 @@ from typing import Optional
 import numpy as np
 
 from core.ultralytics_offline import load_ultralytics
-from .cpu import OpenVinoSession, cpu_session
+from .cpu import OpenVinoSession, cpu_session, spare_threads
 from .onnx_cache import drop_stale
 
 log = logging.getLogger(__name__)
@@ -65,8 +65,7 @@ class OnnxYolo:
             import onnxruntime  # noqa: F401
 
         self.onnx_file = export_onnx(weights, cache_dir)
-        # one thread less than the cores, as ultralytics pins torch: the gate and the bot need the rest
-        threads = threads or max(1, (os.cpu_count() or 2) - 1)
+        threads = spare_threads(threads)
         self.session = OpenVinoSession(self.onnx_file, threads) if runtime == "openvino" \
             else cpu_session(self.onnx_file, threads)
         self.runtime = runtime
@@ -81,7 +80,7 @@ class OnnxYolo:
         from ultralytics.utils.nms import non_max_suppression
 
         # letterboxing treats the channels alike, so RGB goes in as it is: no flip to BGR and back
-        padded = LetterBox((imgsz, imgsz), auto=True, stride=32)(image=rgb)
+        padded = LetterBox((imgsz, imgsz), auto=True, stride=32)(image=np.ascontiguousarray(rgb))
         x = np.ascontiguousarray(padded.transpose(2, 0, 1)[None], dtype=np.float32)
         np.divide(x, 255.0, out=x)
         raw = self.session.run(None, {self.input_name: x})[0]
