@@ -123,10 +123,10 @@ class Config(SharedPaths):
         "colour: the embedded crop stays whole and the garment's mask picks the pixels of its colour; "
         "white: the crop is also whitened off the mask, like a catalog shot (street colour-family@5 "
         "+0.007 but type@5 -0.031: docs/MEASUREMENTS.md)")
-    gate_visibility: float = setting(0.5, "LOOKBOT_GATE_VISIBILITY",
-        "minimum MediaPipe visibility of the eyes", ge=0, le=1)
-    gate_foot_visibility: float = setting(0.4, "LOOKBOT_GATE_FOOT_VISIBILITY",
-        "minimum mean MediaPipe visibility of heel and toe, per foot", ge=0, le=1)
+    gate_runtime: Literal["openvino", "mediapipe"] = setting("openvino", "LOOKBOT_GATE_RUNTIME",
+        "run the gate's MediaPipe pose models under openvino (core/blazepose.py: MediaPipe's steps, the same landmarks at about two thirds of the CPU time) or MediaPipe's graph (mediapipe, also the fallback)")
+    gate_visibility: float = setting(0.5, "LOOKBOT_GATE_VISIBILITY", "minimum pose visibility of the eyes", ge=0, le=1)
+    gate_foot_visibility: float = setting(0.4, "LOOKBOT_GATE_FOOT_VISIBILITY", "minimum mean pose visibility of heel and toe, per foot", ge=0, le=1)
     gate_min_height: float = setting(0.40, "LOOKBOT_GATE_MIN_HEIGHT",
         "minimum mean eye-to-heel vertical distance, as a fraction of image height", ge=0, le=1)
     gate_shoe_score: float = setting(0.25, "LOOKBOT_GATE_SHOE_SCORE",

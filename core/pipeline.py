@@ -77,7 +77,7 @@ class Engine:
         limit_blas_threads(c.blas_threads)
         self.gate = PoseGate(GateThresholds(
             visibility=c.gate_visibility, foot_visibility=c.gate_foot_visibility,
-            min_height=c.gate_min_height, margin=c.gate_margin))
+            min_height=c.gate_min_height, margin=c.gate_margin), runtime=c.gate_runtime)
         self.shoe_score = c.gate_shoe_score
         self.detector: Detector = build_detector(c)
         self.segmenter: Optional[Segmenter] = Segmenter.from_config(c)
