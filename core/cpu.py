@@ -30,6 +30,27 @@ def spare_threads(threads: Optional[int] = None) -> int:
     return int(threads or max(1, (os.cpu_count() or 2) - 1))
 
 
+class InFlight:
+    """Counts the calls inside `with` blocks on any thread; `busy` while more than one is."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def __enter__(self) -> "InFlight":
+        with self._lock:
+            self.count += 1
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        with self._lock:
+            self.count -= 1
+
+    @property
+    def busy(self) -> bool:
+        return self.count > 1
+
+
 def cpu_session(onnx_file: Path, threads: int, optimize: bool = False) -> Any:
     """An ONNX Runtime CPU session on `threads` intra-op threads (`optimize`: every graph
     optimisation). Its waiting threads sleep instead of spinning: in a look the detectors, the

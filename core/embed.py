@@ -215,13 +215,14 @@ class Embedder:
         return f"{self.features_key}-raw"
 
     @torch.inference_mode()
-    def backbone_features(self, crops: Sequence[Image.Image]) -> np.ndarray:
-        """Raw pooled features, one batched forward pass for all crops."""
+    def backbone_features(self, crops: Sequence[Image.Image], lean: bool = False) -> np.ndarray:
+        """Raw pooled features, one batched forward pass for all crops (`lean`: on one thread,
+        the same features, when other work keeps the cores busy; ONNX runtimes only)."""
         if not crops:
             return np.zeros((0, self.backbone.dim), dtype=np.float32)
         batch = to_batch(crops, self.backbone.size)
         if self.onnx is not None:
-            return self.onnx(batch)
+            return self.onnx(batch, lean=lean)
         return self.backbone(batch).numpy().astype(np.float32)
 
     def from_features(self, feats: np.ndarray, crops: Optional[Sequence[Image.Image]] = None,

@@ -75,8 +75,15 @@ class OnnxBackbone:
                 self.onnx_file, self.int8 = quantize_backbone(self.onnx_file, backbone.size), True
             except Exception as exc:  # e.g. no calibration crops, or an older onnxruntime
                 log.warning("embedding backbone in fp32: int8 quantization failed (%s)", exc)
-        self.session = cpu_session(self.onnx_file, threads or os.cpu_count() or 1, optimize=True)
+        threads = threads or os.cpu_count() or 1
+        self.session = cpu_session(self.onnx_file, threads, optimize=True)
+        # one thread for a look's few crops while other looks keep the cores busy: spread over
+        # two threads they cost 1.25x the CPU for 0.65x the time (docs/MEASUREMENTS.md)
+        self.lean_session = cpu_session(self.onnx_file, 1, optimize=True) if threads > 1 \
+            else self.session
 
-    def __call__(self, batch: torch.Tensor) -> np.ndarray:
+    def __call__(self, batch: torch.Tensor, lean: bool = False) -> np.ndarray:
+        """`lean`: on one thread, when the machine is busy with other work."""
         x = np.ascontiguousarray(batch.numpy(), dtype=np.float32)
-        return self.session.run(None, {"pixels": x})[0].astype(np.float32)
+        session = self.lean_session if lean else self.session
+        return session.run(None, {"pixels": x})[0].astype(np.float32)

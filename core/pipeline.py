@@ -17,55 +17,28 @@ from PIL import Image
 from .catalog import Catalog
 from .colour import colour_features
 from .config import Config
-from .cpu import limit_blas_threads
+from .crops import CROP_MARGIN, articles_of, crop
+from .cpu import InFlight, limit_blas_threads
 from .detect import Detector, build_detector, scale_detections
 from .embed import Embedder
 from .garment_geometry import outfit_box
 from .gate import GateThresholds, PoseGate
 from .imageio import BadImage, Photo, decode
 from .index import CatalogIndex, IndexMismatch, current_version, normalise_gender
-from .records import (Article, Box, Detection, DetectResult, GateVerdict, LookResult, Product,
+from .records import (Article, Detection, DetectResult, GateVerdict, LookResult, Product,
                       SearchOptions, SimilarResult)
 from .regions import body_shape
 from .rerank import LABELS, Candidate, rerank
-from .segment import Segment, Segmenter, cut_out, mask_for
+from .segment import Segment, Segmenter, mask_for
 from .street import ArticleHint, read_outfit, street_model_for, wearer_boxes
 
 log = logging.getLogger(__name__)
 
-# How far a crop reaches past its box, as a fraction of the box size: a little context
-# helps the embedder see the garment's outline.
-CROP_MARGIN = 0.06
 # How many nearest products the neighbourhood vote may re-order (see core/rerank.py).
 RERANK_WINDOW = 50
 # With a street hint more candidates are read, so a sure type or colour still finds k products.
 STREET_WINDOW = 400
 RANK_COLUMNS = (*LABELS, "active", "price")  # the catalog columns a search ranks and filters by
-
-
-def crop(photo: Photo, box_work: Box, margin: float = CROP_MARGIN, mask: Optional[np.ndarray] = None,
-         whiten: bool = True) -> Image.Image:
-    """A crop of the work image around a box given in work pixels; with the garment's `mask`
-    (work pixels), a cut-out whose other pixels are white unless `whiten` is off (core/segment.py)."""
-    h, w = photo.rgb.shape[:2]
-    x1, y1, x2, y2 = box_work
-    mx, my = (x2 - x1) * margin, (y2 - y1) * margin
-    x1, y1 = int(max(0, x1 - mx)), int(max(0, y1 - my))
-    x2, y2 = int(min(w, x2 + mx + 1)), int(min(h, y2 + my + 1))
-    return cut_out(photo.rgb, (x1, y1, max(x2, x1 + 1), max(y2, y1 + 1)), mask, whiten)
-
-
-def articles_of(detections: list[Detection]) -> list[list[Detection]]:
-    """Group detections into the articles one outfit has: one per category, both shoes as one."""
-    groups: list[list[Detection]] = []
-    by_cat: dict[str, list[Detection]] = {}
-    for d in sorted(detections, key=lambda d: -d.score):
-        by_cat.setdefault(d.category, []).append(d)
-    for cat, dets in by_cat.items():
-        groups.append(dets[:2] if cat == "footwear" else dets[:1])
-    order = {"topwear": 0, "bottomwear": 1, "footwear": 2, "handbag": 3, "eyewear": 4}
-    groups.sort(key=lambda g: order.get(g[0].category, 9))
-    return groups
 
 
 class Engine:
@@ -86,6 +59,7 @@ class Engine:
         self.street = street_model_for(self.config, self.embedder)
         self._detector_lock = threading.Lock()
         self._index_lock = threading.Lock()
+        self.looks = InFlight()  # looks in progress: when several are, the embedder keeps to one thread
         self.index: Optional[CatalogIndex] = None
         if load_index:
             self.index = self._load_index()
@@ -204,7 +178,10 @@ class Engine:
     def look(self, data: bytes, photo: str = "photo", options: Optional[SearchOptions] = None
              ) -> LookResult:
         """Gate, detect, embed and search one photo; bad input becomes a verdict, not an error."""
-        options = options or SearchOptions(k=self.config.k)
+        with self.looks:
+            return self._look(data, photo, options or SearchOptions(k=self.config.k))
+
+    def _look(self, data: bytes, photo: str, options: SearchOptions) -> LookResult:
         timings: dict[str, float] = {}
         t = time.perf_counter()
         try:
@@ -240,7 +217,7 @@ class Engine:
                               [d.box for g in groups for d in g])
         crops += [crop(image, box, margin=0.0 if part == "head" else CROP_MARGIN)
                   for part, box in people.items()]  # as training/street_data.py cuts them
-        feats = self.embedder.backbone_features(crops)
+        feats = self.embedder.backbone_features(crops, lean=self.looks.busy)
         colour = colour_features(crops[:len(owners)])
         vectors = self.embedder.from_features(feats[:len(owners)], colour=colour)
         extra = dict(zip(people, feats[len(owners):]))

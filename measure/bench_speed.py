@@ -40,7 +40,7 @@ def _median_ms(fn, repeats: int) -> float:
 
 def real_crops(engine, photos: Sequence[bytes], n: int = SEED_CROPS) -> list:
     """`n` article crops the engine itself cuts from the first photos that pass the gate."""
-    from core.pipeline import articles_of, crop
+    from core.crops import articles_of, crop
 
     crops = []
     for data in photos:

@@ -53,7 +53,7 @@ class _AtScore:
 
 def eval_detector(engine, config: Config, ccp_dir: Path, limit: Optional[int]) -> dict[str, Any]:
     from core.detect import scale_detections
-    from core.pipeline import articles_of
+    from core.crops import articles_of
     from training.ccp_dataset import load_ccp_labels
 
     photos, split = detector_val_photos(config.models_dir, ccp_dir)

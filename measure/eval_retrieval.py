@@ -135,7 +135,7 @@ def _category_knn(vectors: np.ndarray, cats: Sequence[str], qvec: np.ndarray,
 
 def eval_retrieval(engine, config: Config, out_dir: Path, ccp_dir: Path, catalog_dir: Path,
                    limit: Optional[int], parts: Sequence[str], k: int) -> dict[str, Any]:
-    from core.pipeline import crop
+    from core.crops import crop
     from core.segment import mask_for
 
     items = catalog_items_from_db(engine.catalog)

@@ -18,7 +18,8 @@ import numpy as np
 
 from core.catalog_items import catalog_items_from_db
 from core.config import SHARED_CCP, Config
-from core.pipeline import Engine, crop
+from core.crops import crop
+from core.pipeline import Engine
 from core.records import CATEGORIES
 from core.segment import mask_for
 from measure.eval_data import detector_val_photos, limited, progress

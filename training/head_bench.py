@@ -17,7 +17,8 @@ def bench_head(config: Config, head_path: Optional[Path] = None, photos_dir: Opt
     """Per-photo latency of decode+gate+detect and of embedding its crops, without and with the
     head, interleaved in one process on real full-shot photos (medians, milliseconds)."""
     from core.embed import Embedder, tuned_backbone_file
-    from core.pipeline import Engine, articles_of, crop
+    from core.crops import articles_of, crop
+    from core.pipeline import Engine
 
     head_path = Path(head_path) if head_path is not None else config.models_dir / HEAD_NAME
     photos_dir = Path(photos_dir) if photos_dir is not None else SHARED_PEOPLE / "fullshot"

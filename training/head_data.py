@@ -79,7 +79,7 @@ def street_queries(config: Config, limit: Optional[int] = None,
     """
     from measure.eval_street import street_garments
     from core.imageio import decode
-    from core.pipeline import crop
+    from core.crops import crop
 
     photos = list(photos) if photos is not None else street_photos(config)
     if limit is not None:

@@ -22,7 +22,7 @@ from core.colour import COLOUR_FEATURE_DIM, colour_features
 from core.config import SHARED_CCP, Config
 from core.garment_geometry import GEOMETRY_DIM, garment_geometry, outfit_box
 from core.imageio import decode
-from core.pipeline import crop
+from core.crops import crop
 
 log = logging.getLogger(__name__)
 

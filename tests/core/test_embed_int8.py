@@ -50,3 +50,12 @@ def test_int8_model_is_quantized_once_and_cached(embedders):
     assert quantize_backbone(fp32.onnx.onnx_file) == model
     assert model.read_bytes() == first, "calibration is deterministic"
     assert not stale.exists(), "a new quantization removes the stale ones"
+
+
+def test_lean_features_are_the_same_on_one_thread(embedders):
+    """Under load a look's crops run on one thread (core.pipeline.Engine.looks): same vectors."""
+    _, int8, _ = embedders
+    crops = street_crops(6)
+    assert int8.onnx.lean_session is not int8.onnx.session
+    a, b = int8.backbone_features(crops), int8.backbone_features(crops, lean=True)
+    assert np.allclose(a, b, atol=1e-4)

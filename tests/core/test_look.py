@@ -121,3 +121,25 @@ def test_unknown_gender_is_refused_clearly():
     assert normalise_gender("Women") == "women" and normalise_gender(None) == "any"
     with pytest.raises(ValueError):
         normalise_gender("robots")
+
+
+def test_looks_in_flight_pick_the_lean_embedder_and_are_released(engine, monkeypatch):
+    """A look alone embeds on every thread; one among others on one thread; bad input and
+    refused photos leave the count as it was."""
+    assert engine.looks.count == 0
+    assert not engine.look(b"not an image").full_shot
+    assert not engine.look((PEOPLE / "half_upper_body.jpg").read_bytes()).full_shot
+    assert engine.looks.count == 0
+    seen = []
+    features = engine.embedder.backbone_features
+    monkeypatch.setattr(engine.embedder, "backbone_features",
+                        lambda crops, lean=False: seen.append(lean) or features(crops, lean=lean))
+    data = (PEOPLE / "full_ccp_0032.jpg").read_bytes()
+    alone = engine.look(data)
+    with engine.looks:  # another look in progress
+        among_others = engine.look(data)
+    assert seen == [False, True] and engine.looks.count == 0
+    assert [a.detection.category for a in alone.articles] == \
+        [a.detection.category for a in among_others.articles]
+    assert [p.id for p in alone.articles[0].products] == \
+        [p.id for p in among_others.articles[0].products]
