@@ -221,7 +221,8 @@ def build_head_set(gate, embedder, config: Config, photos: Sequence[str], ccp_di
                   disable=len(photos) <= chunk):
         part = photos[s:s + chunk]
         digest = hashlib.sha1("\n".join(part).encode()).hexdigest()[:10]
-        cache = Path(cache_dir) / f"head-{CACHE_VERSION}-{embedder.features_key}-{digest}.npz" \
+        pose = getattr(gate, "runtime", "mediapipe")  # which pose placed the head boxes
+        cache = Path(cache_dir) / f"head-{CACHE_VERSION}-{pose}-{embedder.features_key}-{digest}.npz" \
             if cache_dir is not None else None
         if cache is not None and cache.exists():
             with np.load(cache) as z:
