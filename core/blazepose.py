@@ -12,7 +12,6 @@ OpenVINO"). `LOOKBOT_GATE_RUNTIME=mediapipe` keeps MediaPipe's own graph.
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -88,12 +87,12 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 class BlazePose:
     """33 pose landmarks of the most confident person, as MediaPipe Pose finds them, on OpenVINO.
-    Thread-safe: each calling thread gets its own inference requests."""
+    Thread-safe: each calling thread gets its own inference requests (core.cpu.OpenVinoSession)."""
 
     def __init__(self, min_detection_confidence: float = 0.5, min_presence: float = 0.5,
                  threads: int = 1, precision: str = "f32") -> None:
         """`precision` "f32", or "bf16" (faster on CPUs that have it, but its landmarks move
-        enough to change 23 of 2,385 gate verdicts against MediaPipe's 3 in float32)."""
+        enough to change 23 of 2,385 gate verdicts against MediaPipe's, 0 to 3 in float32)."""
         detector, landmarks = model_files()
         self.detector = OpenVinoSession(detector, threads, precision)
         # without the segmentation mask and world landmarks: 0.7x the model's time
@@ -101,7 +100,6 @@ class BlazePose:
         self.min_detection_confidence = float(min_detection_confidence)
         self.min_presence = float(min_presence)
         self.anchors = ssd_anchors()
-        self._local = threading.local()
 
     def landmarks(self, rgb: np.ndarray) -> Optional[list[tuple[float, float, float]]]:
         """33 (x, y, visibility) in pixels of `rgb`, or None when nobody is found."""

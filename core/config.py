@@ -124,7 +124,7 @@ class Config(SharedPaths):
         "white: the crop is also whitened off the mask, like a catalog shot (street colour-family@5 "
         "+0.007 but type@5 -0.031: docs/MEASUREMENTS.md)")
     gate_runtime: Literal["openvino", "mediapipe"] = setting("openvino", "LOOKBOT_GATE_RUNTIME",
-        "run the gate's MediaPipe pose models under openvino (core/blazepose.py: MediaPipe's steps, the same landmarks at about two thirds of the CPU time) or MediaPipe's graph (mediapipe, also the fallback)")
+        "run the gate's MediaPipe pose models under openvino (core/blazepose.py: MediaPipe's steps, the same landmarks at about three quarters of the CPU time) or MediaPipe's graph (mediapipe, also the fallback)")
     gate_visibility: float = setting(0.5, "LOOKBOT_GATE_VISIBILITY", "minimum pose visibility of the eyes", ge=0, le=1)
     gate_foot_visibility: float = setting(0.4, "LOOKBOT_GATE_FOOT_VISIBILITY", "minimum mean pose visibility of heel and toe, per foot", ge=0, le=1)
     gate_min_height: float = setting(0.40, "LOOKBOT_GATE_MIN_HEIGHT",

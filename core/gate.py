@@ -74,7 +74,7 @@ class PoseGate:
     """Runs MediaPipe Pose (model_complexity=1, bundled in the wheel) and applies the rules.
 
     `runtime` "openvino" runs the pose models under OpenVINO (core.blazepose: the same landmarks
-    at about two thirds of MediaPipe's CPU time), "mediapipe" runs MediaPipe's graph; openvino
+    at about three quarters of MediaPipe's CPU time), "mediapipe" runs MediaPipe's graph; openvino
     falls back to mediapipe when it cannot load."""
 
     def __init__(self, thresholds: Optional[GateThresholds] = None, runtime: str = "openvino"):
