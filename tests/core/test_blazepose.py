@@ -78,3 +78,16 @@ def test_roi_maps_the_crop_centre_to_its_centre_and_turns_with_it():
 def test_no_person_on_a_product_photo():
     rgb = load_rgb(str(FIXTURES / "people" / "product_pants.jpg")).rgb
     assert BlazePose().landmarks(rgb) is None
+
+
+def test_gate_falls_back_to_mediapipe_when_openvino_cannot_load(monkeypatch):
+    import core.blazepose
+
+    def missing():
+        raise FileNotFoundError("no pose models")
+
+    monkeypatch.setattr(core.blazepose, "model_files", missing)
+    gate = PoseGate()
+    assert gate.runtime == "mediapipe"
+    rgb = load_rgb(str(FIXTURES / "people" / "full_ccp_0032.jpg")).rgb
+    assert gate.check(rgb).reason == "ok"
