@@ -19,6 +19,7 @@ from typing import Optional
 import numpy as np
 
 from .cpu import OpenVinoSession
+from .fusion import box_iou
 
 DETECTOR_SIZE = 224
 LANDMARK_SIZE = 256
@@ -119,7 +120,7 @@ class BlazePose:
                            borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
         x = (x.astype(np.float32) * (2 / 255.0) - 1.0)[None]
         boxes, scores = self.detector.run(None, {self.detector.get_inputs()[0].name: x})
-        scores = sigmoid(np.clip(scores[0, :, 0], -100, 100))
+        scores = sigmoid(scores[0, :, 0])  # clipped, as MediaPipe clips scores at +-100
         keep = np.flatnonzero(scores >= self.min_detection_confidence)
         if keep.size == 0:
             return None
@@ -164,13 +165,7 @@ def weighted_nms_first(raw: np.ndarray, scores: np.ndarray) -> np.ndarray:
     top = int(np.argmax(scores))
     boxes = np.stack([raw[:, 0] - raw[:, 2] / 2, raw[:, 1] - raw[:, 3] / 2,
                       raw[:, 0] + raw[:, 2] / 2, raw[:, 1] + raw[:, 3] / 2], axis=1)
-    t = boxes[top]
-    iw = np.clip(np.minimum(boxes[:, 2], t[2]) - np.maximum(boxes[:, 0], t[0]), 0, None)
-    ih = np.clip(np.minimum(boxes[:, 3], t[3]) - np.maximum(boxes[:, 1], t[1]), 0, None)
-    inter = iw * ih
-    union = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) \
-        + (t[2] - t[0]) * (t[3] - t[1]) - inter
-    near = inter / np.maximum(union, 1e-12) > NMS_IOU
+    near = np.array([box_iou(b, boxes[top]) > NMS_IOU for b in boxes])
     near[top] = True
     weights = scores[near] / scores[near].sum()
     return (raw[near] * weights[:, None]).sum(axis=0)
