@@ -108,11 +108,11 @@ class Config(SharedPaths):
         "CPU has it: 0.6x onnx's time) or onnx (ONNX Runtime), or run torch; each falls back to the next")
     blas_threads: int = setting(1, "LOOKBOT_BLAS_THREADS", "numpy's BLAS threads in the engine "
         "(threadpoolctl); idle ones spin on the models' cores; 0: as BLAS starts", ge=0)
-    embedder_runtime: Literal["onnx", "onnx-int8", "torch"] = setting("onnx-int8", "LOOKBOT_EMBEDDER_RUNTIME",
-        "run the embedding backbone with onnx-int8 (the ONNX export statically quantized to int8 "
-        "once into models_dir/cache: about half the fp32 time on a VNNI CPU, cosine 0.995 to "
-        "fp32), onnx (the fp32 export) or torch; run `lookbot index` after switching; onnx falls "
-        "back to torch when ONNX Runtime is not installed")
+    embedder_runtime: Literal["openvino-int8", "onnx-int8", "onnx", "torch"] = setting("onnx-int8",
+        "LOOKBOT_EMBEDDER_RUNTIME", "run the embedding backbone's ONNX export quantized to int8 (once "
+        "into models_dir/cache; cosine 0.995 to fp32) with onnx-int8 (ONNX Runtime: half the fp32 time) "
+        "or openvino-int8 (0.85x that), or the fp32 export (onnx), or torch; openvino-int8 falls back to "
+        "onnx-int8, onnx-int8 to onnx, onnx to torch; run `lookbot index` and train-street after switching")
     use_segmenter: bool = setting(False, "LOOKBOT_SEGMENTER",
         "cut each article out by the garment segmenter's mask (models_dir/segmenter.pt) for its "
         "embedding and colour (1/0); off by default: it costs about 10% of a look and moved no "

@@ -144,25 +144,28 @@ class Embedder:
     def __init__(self, backbone: str = "efficientnet_lite2", head_path: Optional[Path] = None,
                  threads: Optional[int] = None, backbone_weights: Optional[Path] = None,
                  drop_mismatched_head: bool = False, runtime: str = "torch",
-                 onnx_cache: Optional[Path] = None):
+                 onnx_cache: Optional[Path] = None, lean: bool = False):
         """A head trained on another backbone's features raises HeadMismatch, or with
         `drop_mismatched_head` is left out with a warning. `runtime` "onnx" runs the backbone
         under ONNX Runtime (exported once into `onnx_cache`), falling back to torch on failure;
-        "onnx-int8" runs that export quantized to int8 (core/embed_int8.py)."""
+        "onnx-int8" runs that export quantized to int8 (core/embed_int8.py), and "openvino-int8"
+        runs the int8 export with OpenVINO, each falling back to the next. `lean`: keep a
+        one-thread session for `backbone_features(lean=True)` (the engine's busy looks)."""
         if threads:
             torch.set_num_threads(threads)
         self.backbone = Backbone(backbone, backbone_weights)
         self.onnx = None
-        if runtime in ("onnx", "onnx-int8"):
+        if runtime in ("onnx", "onnx-int8", "openvino-int8"):
             try:
                 from .embed_onnx import OnnxBackbone
 
                 self.onnx = OnnxBackbone(self.backbone, self.backbone.weights_path,
                                          onnx_cache or MODELS_CACHE, threads,
-                                         int8=runtime == "onnx-int8")
+                                         int8=runtime.endswith("int8"),
+                                         openvino=runtime == "openvino-int8", lean=lean)
             except Exception as exc:  # onnxruntime missing, or the export failed
                 log.warning("embedding backbone under PyTorch: ONNX unavailable (%s)", exc)
-        self.runtime = "torch" if self.onnx is None else "onnx-int8" if self.onnx.int8 else "onnx"
+        self.runtime = "torch" if self.onnx is None else self.onnx.runtime
         self.head = None
         self.head_id = "none"
         if head_path is not None and Path(head_path).exists():
@@ -184,14 +187,15 @@ class Embedder:
         self.dim = self.head.out_dim if self.head is not None else self.backbone.dim
 
     @classmethod
-    def from_config(cls, config, head: bool = True, threads: Optional[int] = None) -> "Embedder":
+    def from_config(cls, config, head: bool = True, threads: Optional[int] = None,
+                    lean: bool = False) -> "Embedder":
         """The embedder `config` asks for: its backbone, the fine-tuned backbone weights and the
         trained head from `models_dir` when present and switched on (`head=False`: no head)."""
         head_path = config.models_dir / HEAD_FILE if head and config.use_embedding_head else None
         # e.g. the tuned backbone switched off under its own head: embed without the head
         return cls(config.backbone, head_path=head_path, backbone_weights=tuned_backbone_file(config),
                    drop_mismatched_head=True, runtime=config.embedder_runtime, threads=threads,
-                   onnx_cache=Path(config.models_dir) / "cache")
+                   onnx_cache=Path(config.models_dir) / "cache", lean=lean)
 
     @property
     def version(self) -> str:
@@ -200,8 +204,10 @@ class Embedder:
     @property
     def features_key(self) -> str:
         """The backbone version, marked when int8 computes it: its vectors differ from fp32's
-        (cosine 0.995), so indexes and feature caches keep them apart."""
-        return self.backbone_version + ("-int8" if self.runtime == "onnx-int8" else "")
+        (cosine 0.995), and OpenVINO's from ONNX Runtime's (0.999), so indexes and feature
+        caches keep them apart."""
+        marks = {"onnx-int8": "-int8", "openvino-int8": "-int8-ov"}
+        return self.backbone_version + marks.get(self.runtime, "")
 
     @property
     def backbone_version(self) -> str:

@@ -54,7 +54,7 @@ class Engine:
         self.shoe_score = c.gate_shoe_score
         self.detector: Detector = build_detector(c)
         self.segmenter: Optional[Segmenter] = Segmenter.from_config(c)
-        self.embedder = Embedder.from_config(c)
+        self.embedder = Embedder.from_config(c, lean=True)
         self.catalog = Catalog(c.catalog_path, c.data_dir)
         self.street = street_model_for(self.config, self.embedder)
         self._detector_lock = threading.Lock()

@@ -79,13 +79,13 @@ def seed_embedding_ms(crops: Sequence, threads: int = SEED_THREADS, repeats: int
 
 
 def embedder_runtimes(config, crops: Sequence, repeats: int = 10) -> dict[str, Any]:
-    """The engine's embedder on the crops under PyTorch, ONNX Runtime fp32 and int8, and how well
-    they agree."""
+    """The engine's embedder on the crops under PyTorch, ONNX Runtime fp32 and int8, and OpenVINO
+    int8, and how well they agree."""
     from core.embed import Embedder
 
     out: dict[str, Any] = {"crops": len(crops)}
     vectors = {}
-    for runtime in ("torch", "onnx", "onnx-int8"):
+    for runtime in ("torch", "onnx", "onnx-int8", "openvino-int8"):
         emb = Embedder.from_config(config.__class__.from_env(embedder_runtime=runtime))
         vectors[runtime] = emb.embed(crops)
         out[f"{emb.runtime}_ms"] = _median_ms(lambda: emb.embed(crops), repeats)
@@ -98,6 +98,10 @@ def embedder_runtimes(config, crops: Sequence, repeats: int = 10) -> dict[str, A
         out["int8_mean_cosine"] = round(float(cosine.mean()), 4)
         out["int8_min_cosine"] = round(float(cosine.min()), 4)
         out["int8_over_onnx"] = round(out["onnx-int8_ms"] / out["onnx_ms"], 3)
+    if "openvino-int8_ms" in out and "onnx-int8_ms" in out:
+        cosine = (vectors["onnx"] * vectors["openvino-int8"]).sum(axis=1)
+        out["openvino_int8_mean_cosine"] = round(float(cosine.mean()), 4)
+        out["openvino_over_onnx_int8"] = round(out["openvino-int8_ms"] / out["onnx-int8_ms"], 3)
     return out
 
 
@@ -148,4 +152,7 @@ def format_speed(report: dict[str, Any]) -> list[str]:
         if "int8_over_onnx" in r:
             lines.append(f"  onnx-int8 {r['onnx-int8_ms']} ms (x{r['int8_over_onnx']} of onnx), "
                          f"cosine to onnx mean {r['int8_mean_cosine']} min {r['int8_min_cosine']}")
+        if "openvino_over_onnx_int8" in r:
+            lines.append(f"  openvino-int8 {r['openvino-int8_ms']} ms (x{r['openvino_over_onnx_int8']} of "
+                         f"onnx-int8), cosine to onnx mean {r['openvino_int8_mean_cosine']}")
     return lines
