@@ -250,9 +250,11 @@ def street_model_for(config, embedder) -> Optional[StreetModel]:
         return None
     if model.meta.get("backbone") != embedder.backbone_version:
         log.warning("the street model was trained on %s features, the backbone is %s: looking "
-                    "without it (lookbot train-street)", model.meta.get("backbone"),
-                    embedder.backbone_version)
+                    "without it (lookbot train-street)", model.meta.get("backbone"), embedder.backbone_version)
         return None
+    if model.meta.get("features", embedder.features_key) != embedder.features_key:  # close, not its own
+        log.warning("the street model learnt from %s features, not %s: retrain it (lookbot "
+                    "train-street)", model.meta["features"], embedder.features_key)
     return model
 
 

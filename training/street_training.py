@@ -82,7 +82,8 @@ def train_street(config: Config, ccp_dir: Path = CCP_DIR, l2: float = 3e-3,
     report: dict[str, Any] = {"photos": len(photos), "garments": len(data.images), "l2": l2,
                               "type_l2": TYPE_L2,
                               "crops": "segmenter cut-outs" if segmenter is not None else "boxes",
-                              "backbone": embedder.backbone_version, "split": "detector_split.json:train"}
+                              "backbone": embedder.backbone_version, "features": embedder.features_key,
+                              "split": "detector_split.json:train"}
 
     # --- the garment's CCP label ---
     counts = Counter(data.labels)
@@ -146,7 +147,8 @@ def train_street(config: Config, ccp_dir: Path = CCP_DIR, l2: float = 3e-3,
                      **wearer_meta,
                      "type_sure": type_sure, "colour_sure": colour_sure,
                      "geometry_scale": GEOMETRY_SCALE,
-                     "backbone": embedder.backbone_version, "l2": l2}
+                     "backbone": embedder.backbone_version, "features": embedder.features_key,
+                     "l2": l2}
     path = config.models_dir / STREET_FILE
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)

@@ -123,3 +123,30 @@ def test_a_garment_s_place_on_the_person_does_not_depend_on_the_photo_s_size():
     twice = lambda bs: [tuple(2 * v for v in b) for b in bs]
     np.testing.assert_allclose(garment_geometry(twice(coat), outfit_box(twice(coat + shoes))),
                                garment_geometry(coat, outfit_box(coat + shoes)), rtol=1e-6)
+
+
+@needs_model
+def test_a_model_from_other_features_is_served_with_a_warning(tmp_path, caplog):
+    """Features of another runtime (OpenVINO's int8 against ONNX Runtime's) are close, not the
+    same: the model still serves, and the log says to retrain it; another backbone refuses it."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from core.config import Config
+    from core.street import street_model_for
+
+    state = torch.load(MODEL, map_location="cpu", weights_only=True)
+    backbone = state["meta"]["backbone"]
+    state["meta"]["features"] = backbone + "-int8-ov"
+    torch.save(state, tmp_path / STREET_FILE)
+    config = Config.from_env(models_dir=tmp_path)
+    served = SimpleNamespace(backbone=SimpleNamespace(dim=1280), backbone_version=backbone,
+                             features_key=backbone + "-int8")
+    assert street_model_for(config, served) is not None
+    assert "learnt from " + backbone + "-int8-ov features, not " + backbone + "-int8" in caplog.text
+    caplog.clear()
+    assert street_model_for(config, SimpleNamespace(**{**vars(served), "features_key": backbone + "-int8-ov"}))
+    assert "retrain" not in caplog.text
+    other = SimpleNamespace(**{**vars(served), "backbone_version": "resnet50-224"})
+    assert street_model_for(config, other) is None and "looking without it" in caplog.text
