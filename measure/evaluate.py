@@ -200,6 +200,9 @@ def format_eval(report: dict[str, Any]) -> str:
         last = list(sp["variants"].values())[-1]
         lines.append("  goals: " + ", ".join(f"{m} {sp['goals'][m]} {_goal(met)}"
                                              for m, met in last["goal_met"].items()))
+        if last.get("interval95"):
+            lines.append("  95% intervals over photos: " + ", ".join(
+                f"{m} {iv[0]:.3f}-{iv[1]:.3f}" for m, iv in last["interval95"].items() if iv))
         if sp.get("wearer_calls"):
             lines.append("  wearer (labelled -> inferred): " + "; ".join(
                 f"{t}: " + ", ".join(f"{g} {n}" for g, n in sorted(row.items()))

@@ -228,6 +228,9 @@ def test_eval_command_end_to_end_on_a_tiny_subset(tmp_path, capsys):
         for key in ("type_at5", "colour_at5"):
             assert 0.0 <= v[key] <= 1.0
         assert set(v["per_category"]) <= set(CATEGORIES)
+    if has_model:  # one photo: every draw is that photo, so the interval is the figure itself
+        iv = picks["variants"]["street"]["interval95"]["type_at5"]
+        assert iv == [picks["variants"]["street"]["type_at5"]] * 2
     assert Path(report["contact_sheet"]).exists()
     assert json.loads((tmp_path / "eval.json").read_text())["gate"] == report["gate"]
     text = format_eval(report)
@@ -240,3 +243,21 @@ def test_eval_command_end_to_end_on_a_tiny_subset(tmp_path, capsys):
     assert "## Quality" in md and "`lookbot eval --limit 1`" in md
     rate = report["gate"]["fullshot_pass_rate"]
     assert f"| {rate:.3f} | 0.97 | {'met' if rate >= 0.97 else '**not met**'} |" in md
+
+
+def test_photo_interval_resamples_photos_not_garments():
+    from measure.eval_picks import photo_interval
+
+    # one photo of 9 right garments and 9 photos of one wrong garment each: by garment the mean is
+    # 0.5, by photo a draw picks the right photo 1 time in 10 on average
+    values = [1.0] * 9 + [0.0] * 9
+    photos = ["a"] * 9 + [f"b{i}" for i in range(9)]
+    lo, hi = photo_interval(values, photos)
+    assert 0.0 <= lo < 0.5 < hi <= 1.0
+    assert photo_interval(values, photos) == [lo, hi], "seeded: the same interval every run"
+    same = photo_interval([0.6] * 12, [f"p{i % 4}" for i in range(12)])
+    assert same == [0.6, 0.6]
+    assert photo_interval([], []) is None
+    wide = photo_interval([1.0, 0.0] * 10, [f"p{i}" for i in range(20)])
+    narrow = photo_interval([1.0, 0.0] * 200, [f"p{i}" for i in range(400)])
+    assert wide[1] - wide[0] > 2 * (narrow[1] - narrow[0]), "more photos, a tighter interval"
