@@ -174,22 +174,24 @@ def weighted_nms_first(raw: np.ndarray, scores: np.ndarray) -> np.ndarray:
 def refine_on_heatmap(xy: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
     """Landmarks (normalised to the crop) moved to the confidence-weighted centre of a 7 x 7
     window of their heatmap channel, where that window is confident enough
-    (RefineLandmarksFromHeatmapCalculator)."""
+    (RefineLandmarksFromHeatmapCalculator). All landmarks at once: a window cut by the
+    heatmap's edge counts only its inside cells."""
     hm_h, hm_w = heatmap.shape[:2]
-    half = (HEATMAP_KERNEL - 1) // 2
+    n = len(xy)
+    cols, rows = (xy[:, 0] * hm_w).astype(np.int64), (xy[:, 1] * hm_h).astype(np.int64)  # int()
+    inside = (cols >= 0) & (cols < hm_w) & (rows >= 0) & (rows < hm_h)
+    offsets = np.arange(HEATMAP_KERNEL) - (HEATMAP_KERNEL - 1) // 2
+    r, c = rows[:, None] + offsets, cols[:, None] + offsets  # (n, 7) each
+    cells = ((r >= 0) & (r < hm_h))[:, :, None] & ((c >= 0) & (c < hm_w))[:, None, :]
+    values = heatmap[np.clip(r, 0, hm_h - 1)[:, :, None], np.clip(c, 0, hm_w - 1)[:, None, :],
+                     np.arange(n)[:, None, None]]
+    conf = sigmoid(values.astype(np.float64)) * cells  # (n, 7, 7), 0 outside the heatmap
+    total = conf.sum(axis=(1, 2))
+    sure = inside & (conf.max(axis=(1, 2)) >= REFINE_MIN_CONFIDENCE) & (total > 0)
     out = xy.copy()
-    for i, (x, y) in enumerate(xy):
-        col, row = int(x * hm_w), int(y * hm_h)
-        if not (0 <= col < hm_w and 0 <= row < hm_h):
-            continue
-        r0, r1 = max(0, row - half), min(hm_h, row + half + 1)
-        c0, c1 = max(0, col - half), min(hm_w, col + half + 1)
-        conf = sigmoid(heatmap[r0:r1, c0:c1, i].astype(np.float64))
-        total = conf.sum()
-        if conf.max() < REFINE_MIN_CONFIDENCE or total <= 0:
-            continue
-        rows, cols = np.mgrid[r0:r1, c0:c1]
-        out[i] = ((cols * conf).sum() / hm_w / total, (rows * conf).sum() / hm_h / total)
+    safe = np.where(sure, total, 1.0)
+    out[sure, 0] = ((c[:, None, :] * conf).sum(axis=(1, 2)) / hm_w / safe)[sure]
+    out[sure, 1] = ((r[:, :, None] * conf).sum(axis=(1, 2)) / hm_h / safe)[sure]
     return out
 
 

@@ -66,6 +66,18 @@ def test_heatmap_refinement_moves_confident_landmarks_only():
     assert out[1] == pytest.approx(xy[1])  # nothing confident around it: unchanged
 
 
+def test_heatmap_refinement_at_the_edges_reads_only_the_inside_cells():
+    heatmap = np.full((64, 64, 3), -10.0, dtype=np.float32)
+    heatmap[0, 1, 0] = heatmap[0, 0, 0] = 10.0  # two sure cells in the top-left corner
+    heatmap[63, 62, 1] = 10.0
+    xy = np.array([[0.5 / 64, 0.5 / 64], [63.9 / 64, 63.9 / 64], [1.2, 0.5]])
+    out = refine_on_heatmap(xy, heatmap)
+    # the window is cut by the corner: the two sure cells decide, nothing wraps round
+    assert out[0] == pytest.approx((0.5 / 64, 0.0), abs=1e-3)
+    assert out[1] == pytest.approx((62 / 64, 63 / 64), abs=1e-3)
+    assert out[2] == pytest.approx(xy[2])  # outside the heatmap: unchanged
+
+
 def test_roi_maps_the_crop_centre_to_its_centre_and_turns_with_it():
     roi = Roi(cx=300.0, cy=400.0, side=512.0, angle=np.pi / 2)
     m = roi.matrix(256)
