@@ -95,7 +95,7 @@ def eval_detector(engine, config: Config, ccp_dir: Path, limit: Optional[int]) -
                                        for c in CATEGORIES},
                            "variants": {}}
     for vname in variants:
-        m = detection_map(preds[vname], truth)
+        m = detection_map(preds[vname], truth, intervals=True)
         m["ms_per_photo"] = round(1000 * seconds[vname] / max(1, len(truth)), 1)
         m["goal_met"] = {c: (None if m["map50"][c] is None else m["map50"][c] >= GOALS[f"map50_{c}"])
                          for c in CATEGORIES}

@@ -78,12 +78,10 @@ class Scored:
     score: float
 
 
-def class_ap(predictions: Sequence[Scored], truth: dict[str, list[Box]], iou_thr: float
-             ) -> Optional[float]:
-    """AP of one class: `truth` maps photo -> its ground-truth boxes. None when there are none."""
-    n_true = sum(len(b) for b in truth.values())
-    if n_true == 0:
-        return None
+def _matches(predictions: Sequence[Scored], truth: dict[str, list[Box]], iou_thr: float
+             ) -> tuple[list[Scored], np.ndarray]:
+    """Predictions by falling score, and whether each hits a true box of its photo that no
+    higher-scored prediction took (1) or not (0)."""
     order = sorted(predictions, key=lambda p: -p.score)
     used = {img: [False] * len(b) for img, b in truth.items()}
     tp = np.zeros(len(order))
@@ -99,12 +97,43 @@ def class_ap(predictions: Sequence[Scored], truth: dict[str, list[Box]], iou_thr
         if best_j >= 0:
             used[p.image][best_j] = True
             tp[k] = 1
-    if len(order) == 0:
+    return order, tp
+
+
+def _ap(tp: np.ndarray, n_true: int) -> float:
+    if len(tp) == 0:
         return 0.0
     ctp = np.cumsum(tp)
-    recall = ctp / n_true
-    precision = ctp / np.arange(1, len(order) + 1)
-    return average_precision(recall, precision)
+    return average_precision(ctp / n_true, ctp / np.arange(1, len(tp) + 1))
+
+
+def class_ap(predictions: Sequence[Scored], truth: dict[str, list[Box]], iou_thr: float
+             ) -> Optional[float]:
+    """AP of one class: `truth` maps photo -> its ground-truth boxes. None when there are none."""
+    n_true = sum(len(b) for b in truth.values())
+    if n_true == 0:
+        return None
+    return _ap(_matches(predictions, truth, iou_thr)[1], n_true)
+
+
+def ap_interval(predictions: Sequence[Scored], truth: dict[str, list[Box]], iou_thr: float = 0.5,
+                draws: int = 200, seed: int = 0) -> Optional[list[float]]:
+    """The 2.5th and 97.5th percentiles of the class's AP over photos drawn with replacement
+    (a photo drawn twice brings its boxes and its predictions twice). None without true boxes."""
+    photos = sorted(set(truth) | {p.image for p in predictions})
+    n_per = np.array([len(truth.get(p, [])) for p in photos])
+    if n_per.sum() == 0:
+        return None
+    order, tp = _matches(predictions, truth, iou_thr)
+    where = {p: i for i, p in enumerate(photos)}
+    owner = np.array([where[p.image] for p in order], dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    aps = []
+    for _ in range(draws):
+        counts = np.bincount(rng.integers(0, len(photos), len(photos)), minlength=len(photos))
+        if (counts * n_per).sum() > 0:
+            aps.append(_ap(np.repeat(tp, counts[owner]), int((counts * n_per).sum())))
+    return [round(float(q), 4) for q in np.percentile(aps, [2.5, 97.5])]
 
 
 def shown_precision_recall(shown: dict[str, list[tuple[str, Box, float]]],
@@ -134,8 +163,10 @@ def shown_precision_recall(shown: dict[str, list[tuple[str, Box, float]]],
 
 def detection_map(predictions: dict[str, list[tuple[str, Box, float]]],
                   truth: dict[str, list[tuple[str, Box]]],
-                  classes: Sequence[str] = CATEGORIES) -> dict[str, dict[str, Optional[float]]]:
-    """Per-class mAP50 and mAP50-95. `predictions`/`truth` map photo -> (class, box[, score])."""
+                  classes: Sequence[str] = CATEGORIES, intervals: bool = False
+                  ) -> dict[str, dict[str, Any]]:
+    """Per-class mAP50 and mAP50-95. `predictions`/`truth` map photo -> (class, box[, score]);
+    `intervals`: also each class's 95% interval of AP50 over the photos (`ap_interval`)."""
     out: dict[str, dict[str, Optional[float]]] = {"map50": {}, "map50_95": {}, "n_true": {}}
     for cls in classes:
         preds = [Scored(img, tuple(b), float(s)) for img, dets in predictions.items()
@@ -143,6 +174,8 @@ def detection_map(predictions: dict[str, list[tuple[str, Box, float]]],
         gts = {img: [tuple(b) for c, b in boxes if c == cls] for img, boxes in truth.items()}
         aps = [class_ap(preds, gts, t) for t in IOU_THRESHOLDS]
         out["n_true"][cls] = sum(len(v) for v in gts.values())
+        if intervals:
+            out.setdefault("map50_interval95", {})[cls] = None if aps[0] is None else ap_interval(preds, gts)
         if aps[0] is None:
             out["map50"][cls] = out["map50_95"][cls] = None
             continue

@@ -99,6 +99,20 @@ def test_map_on_a_hand_made_box_set():
     assert m["mean"]["map50"] == pytest.approx(ap_low / 3, abs=1e-4)
 
 
+def test_ap_interval_resamples_photos():
+    # 20 photos with one top each: the even ones found, the odd ones missed with a box elsewhere
+    truth = {f"{i}.jpg": [("topwear", (0, 0, 100, 100))] for i in range(20)}
+    pred = {f"{i}.jpg": [("topwear", (0, 0, 100, 100) if i % 2 == 0 else (300, 300, 400, 400),
+                          0.99 - 0.01 * i)] for i in range(20)}
+    m = detection_map(pred, truth, intervals=True)
+    lo, hi = m["map50_interval95"]["topwear"]
+    assert 0.0 < lo < m["map50"]["topwear"] < hi < 1.0
+    assert detection_map(pred, truth, intervals=True)["map50_interval95"]["topwear"] == [lo, hi]
+    assert m["map50_interval95"]["eyewear"] is None  # no true box: no figure, no interval
+    perfect = {img: [(c, b, 0.5) for c, b in boxes] for img, boxes in HAND_TRUTH.items()}
+    assert detection_map(perfect, HAND_TRUTH, intervals=True)["map50_interval95"]["topwear"] == [1.0, 1.0]
+
+
 def test_perfect_detections_score_one_at_every_threshold():
     pred = {img: [(c, b, 0.5) for c, b in boxes] for img, boxes in HAND_TRUTH.items()}
     m = detection_map(pred, HAND_TRUTH)
