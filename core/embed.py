@@ -148,9 +148,10 @@ class Embedder:
         """A head trained on another backbone's features raises HeadMismatch, or with
         `drop_mismatched_head` is left out with a warning. `runtime` "onnx" runs the backbone
         under ONNX Runtime (exported once into `onnx_cache`), falling back to torch on failure;
-        "onnx-int8" runs that export quantized to int8 (core/embed_int8.py), and "openvino-int8"
-        runs the int8 export with OpenVINO, each falling back to the next. `lean`: keep a
-        one-thread session for `backbone_features(lean=True)` (the engine's busy looks)."""
+        "onnx-int8" runs that export quantized to int8 (core/embed_int8.py), falling back to
+        "onnx", and "openvino-int8" runs the int8 export with OpenVINO, falling back to
+        "onnx-int8". `lean`: keep a one-thread session for `backbone_features(lean=True)` (the
+        engine's busy looks)."""
         if threads:
             torch.set_num_threads(threads)
         self.backbone = Backbone(backbone, backbone_weights)

@@ -3,10 +3,12 @@
 The backbone (normalisation, EfficientNet-Lite2 features, mean pooling) is exported once with
 torch's own exporter, dynamic in the batch size, into a cache folder under the hash of its weights
 file, as the detectors are (core/yolo_onnx.py): new weights are exported afresh and a stale export
-is never used. The head stays in PyTorch: it is a small MLP on 4 vectors. OpenVINO runs the same int8 export
-in 0.85x ONNX Runtime's CPU time (30.6 against 36.2 core-ms for a look's six crops on one thread),
-with features as close to fp32's (cosine 0.995 both), but it is not the default: with the index
-and the street model rebuilt on its features the validation street picks fell (docs/MEASUREMENTS.md).
+is never used. The head stays in PyTorch: it is a small MLP on 4 vectors.
+
+OpenVINO runs the same int8 export in 0.85x ONNX Runtime's CPU time (30.6 against 36.2 core-ms for
+a look's six crops on one thread), with features as close to fp32's (cosine 0.995 both), but it is
+not the default: with the index and the street model rebuilt on its features the validation
+street picks fell, within their sampling noise, and the bench showed no gain (docs/MEASUREMENTS.md).
 """
 from __future__ import annotations
 
