@@ -107,3 +107,34 @@ def test_tiles_show_the_title_as_well_as_the_brand():
                <= collage.SMALL.tile_w - 4 for line in lines)
     long = collage.wrap(draw, "Extraordinarily Long Product Name " * 5, 12, 116, 2)
     assert len(long) == 2 and long[-1].endswith("…")
+
+
+def test_tiles_are_drawn_once_and_again_when_the_product_or_its_picture_changes(tmp_path):
+    import os
+    import shutil
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(3):
+        shutil.copy(SMALL_IMAGES[i], folder / f"{i}.jpg")
+
+    def product(i: int, price=None) -> Product:
+        return Product(id=str(i), title="Roadster Men Blue Slim Fit Denim Jeans", brand="Roadster",
+                       price=price, url=f"https://www.myntra.com/{i}", image=str(folder / f"{i}.jpg"))
+
+    collage._tile.cache_clear()  # other tests' cards may have filled it
+    kept, before = collage._tile.cache, 0
+    first = collage.collage([product(i) for i in range(3)])
+    assert len(kept) == before + 3
+    assert collage.collage([product(i) for i in range(3)]) == first and len(kept) == before + 3
+    numbered = collage.collage([product(i) for i in range(3)], first=4)
+    assert numbered != first and len(kept) == before + 3, "the numbers are not part of a tile"
+    priced = collage.collage([product(0, price=1299), product(1), product(2)])
+    assert priced != first and len(kept) == before + 4, "a new price draws a new tile"
+    shutil.copy(SMALL_IMAGES[5], folder / "1.jpg")  # the nightly crawl replaced a picture
+    stat = (folder / "1.jpg").stat()
+    os.utime(folder / "1.jpg", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert collage.collage([product(i) for i in range(3)]) != first and len(kept) == before + 5
+    assert kept.maxsize == collage.TILE_CACHE_BYTES
+    tile = collage.tile(product(2), collage.sources(product(2)), collage.SMALL)
+    assert kept.getsizeof(tile) == tile.width * tile.height * 3  # bounded by the pixels kept
