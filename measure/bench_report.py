@@ -82,9 +82,13 @@ def format_bench(report: dict[str, Any]) -> str:
                          f"{_f(v['p50_ratio'])} (goal <= {v['goal_ratio']})")
     t = report.get("throughput")
     if t:
-        lines += ["", f"Throughput ({t['pool']})", f"  {'workers':<10}{'photos/s':>10}{'errors':>8}"]
+        lines += ["", f"Throughput ({t['pool']})",
+                  f"  {'workers':<10}{'photos/s':>10}{'errors':>8}{'core-ms a photo':>17}{'cores allow':>13}"]
         for c, v in t["by_concurrency"].items():
-            lines.append(f"  {c:<10}{v['photos_per_s']:>10.2f}{v['errors']:>8}")
+            cpu = v.get("core_ms_per_photo")
+            ceiling = (v.get("cores") or 1) * 1000 / cpu if cpu else None
+            lines.append(f"  {c:<10}{v['photos_per_s']:>10.2f}{v['errors']:>8}{_f(cpu):>17}"
+                         f"{_f(round(ceiling, 2) if ceiling else None):>13}")
     e = report.get("embedding")
     if e:
         lines += ["", f"Embedding ({e['images']} catalog images, batch {e['batch']}): backbone "

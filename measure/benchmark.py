@@ -19,6 +19,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -147,10 +148,10 @@ def throughput(engine, photos: Sequence[bytes], concurrency: Sequence[int],
         try:
             # Warm every worker: MediaPipe keeps one graph per thread.
             cf.wait([pool.submit(engine.look, photos[i % len(photos)]) for i in range(c)])
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.process_time()
             futures = [pool.submit(engine.look, photos[i % len(photos)]) for i in range(requests)]
             cf.wait(futures)
-            wall = time.perf_counter() - t
+            wall, cpu = time.perf_counter() - t, time.process_time() - cpu
             failed = [f.exception() for f in futures if f.exception() is not None]
             errors = len(failed)
             if failed:
@@ -160,6 +161,10 @@ def throughput(engine, photos: Sequence[bytes], concurrency: Sequence[int],
             pool.shutdown(wait=True)
         out[str(c)] = {"requests": requests, "seconds": round(wall, 3),
                        "photos_per_s": round((requests - errors) / wall, 3), "errors": errors,
+                       # the process's CPU time a photo: what the cores allow at most is
+                       # cores x 1000 / this, whatever else the shared host runs meanwhile
+                       "core_ms_per_photo": round(1000 * cpu / max(1, requests - errors), 1),
+                       "cores": os.cpu_count(),
                        "first_error": repr(failed[0]) if failed else None}
         log.info("bench: concurrency %d: %.2f photos/s", c, requests / wall)
     return out

@@ -132,6 +132,8 @@ def test_bench_command_end_to_end_on_a_tiny_subset(tiny_data_dir, tmp_path, caps
     assert set(report["throughput"]["by_concurrency"]) == {"1", "2"}
     for v in report["throughput"]["by_concurrency"].values():
         assert v["errors"] == 0 and v["photos_per_s"] > 0
+        # the CPU a photo costs bounds the rate: the cores cannot have done more than that allows
+        assert v["photos_per_s"] <= v["cores"] * 1000 / v["core_ms_per_photo"] * 1.05
     assert report["embedding"]["backbone_images_per_s"] > 0
     assert report["memory"]["all_models_loaded"]["peak_rss_mb"] > 100
     ix = report["index"]
