@@ -12,7 +12,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Callable, Optional, Sequence, TypeVar, Union
 
 import cachetools
 from PIL import Image, ImageDraw
@@ -22,6 +22,7 @@ from core.draw import font
 from core.records import Product
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_UPSCALE = 2.0
 PAD = 8
@@ -71,32 +72,33 @@ def sources(product: Product) -> list[Path]:
     return [large, own] if large.exists() else [own]
 
 
-def picture(product: Product) -> Optional[Image.Image]:
-    """The product's larger copy when the catalog has one, else its picture; None without one."""
-    for path in sources(product):
-        try:
-            with Image.open(path) as im:
-                return im.convert("RGB")
-        except Exception as exc:  # a broken catalog file must not cost the whole card
-            log.warning("cannot open product image %s: %s", path, exc)
-    return None
-
-
-def picture_size(paths: Sequence[Path]) -> Optional["Size"]:
-    """The size of the first of `paths` that opens, read from the file's header alone."""
+def first_readable(paths: Sequence[Union[Path, str]], read: Callable[[Image.Image], T]
+                   ) -> Optional[T]:
+    """`read` of the first of `paths` that opens and reads; None when none does. A broken catalog
+    file is logged and the next one tried: it must not cost the whole card."""
     for path in paths:
         try:
             with Image.open(path) as im:
-                return Size(*im.size)
+                return read(im)
         except Exception as exc:
             log.warning("cannot open product image %s: %s", path, exc)
     return None
+
+
+def picture(product: Product) -> Optional[Image.Image]:
+    """The product's larger copy when the catalog has one, else its picture; None without one."""
+    return first_readable(sources(product), lambda im: im.convert("RGB"))
 
 
 @dataclass(frozen=True)
 class Size:
     width: int
     height: int
+
+
+def picture_size(paths: Sequence[Path]) -> Optional[Size]:
+    """The size of the first of `paths` that opens, read from the file's header alone."""
+    return first_readable(paths, lambda im: Size(*im.size))
 
 
 def layout_for(pictures: Sequence[Optional[Union[Image.Image, Size]]]) -> Layout:
@@ -170,7 +172,9 @@ def tile(product: Product, files: Sequence[Path], lay: Layout) -> Image.Image:
         changed = files[0].stat().st_mtime_ns if files else 0
     except OSError:
         changed = -1
-    return _tile(tuple(str(f) for f in files), changed, product.brand or "", product.title,
+    # with a brand (shown apart, in bold) the title loses its leading brand
+    title = title_without_brand(product) if product.brand else product.title
+    return _tile(tuple(str(f) for f in files), changed, product.brand or "", title,
                  product.price_label, lay)
 
 
@@ -188,7 +192,7 @@ def _tile(files: tuple[str, ...], changed: int, brand: str, title: str, price: s
         draw.text((2, ty), fit(draw, brand, lay.brand, width, bold=True),
                   font=font(lay.brand, bold=True), fill=INK)
         ty += round(1.3 * lay.brand)
-        title, lines = title_without_brand(Product("", title, brand, None, "", None)), 2
+        lines = 2
     for line in wrap(draw, title, lay.title, width, lines):
         draw.text((2, ty), line, font=font(lay.title), fill=INK)
         ty += round(1.3 * lay.title)
@@ -200,15 +204,12 @@ def _tile(files: tuple[str, ...], changed: int, brand: str, title: str, price: s
 def picture_in(out: Image.Image, files: Sequence[str], lay: Layout) -> None:
     """The first of `files` that opens, centred in the tile's picture area, at most MAX_UPSCALE
     its size; a JPEG much larger than the tile is decoded at a reduced scale first (`draft`)."""
-    for path in files:
-        try:
-            with Image.open(path) as im:
-                scale = min(lay.tile_w / im.width, lay.tile_h / im.height, MAX_UPSCALE)
-                size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
-                im.draft("RGB", size)  # JPEG only: 1/2, 1/4 or 1/8 scale, never below `size`
-                image = im.convert("RGB").resize(size, Image.LANCZOS)
-        except Exception as exc:  # a broken catalog file must not cost the whole card
-            log.warning("cannot open product image %s: %s", path, exc)
-            continue
-        out.paste(image, ((lay.tile_w - size[0]) // 2, (lay.tile_h - size[1]) // 2))
-        return
+    def shrunk(im: Image.Image) -> Image.Image:
+        scale = min(lay.tile_w / im.width, lay.tile_h / im.height, MAX_UPSCALE)
+        size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+        im.draft("RGB", size)  # JPEG only: 1/2, 1/4 or 1/8 scale, never below `size`
+        return im.convert("RGB").resize(size, Image.LANCZOS)
+
+    image = first_readable(files, shrunk)
+    if image is not None:
+        out.paste(image, ((lay.tile_w - image.width) // 2, (lay.tile_h - image.height) // 2))

@@ -215,13 +215,13 @@ def build_head_set(gate, embedder, config: Config, photos: Sequence[str], ccp_di
 
     from core.regions import SHAPE_DIM, body_shape, head_region
 
+    pose = getattr(gate, "runtime", "mediapipe")  # which pose placed the head boxes: the cache's name
     photos = sorted(photos)
     images, feats, shapes, found = [], [], [], []
     for s in tqdm(range(0, len(photos), chunk), desc="head crops", unit="chunk",
                   disable=len(photos) <= chunk):
         part = photos[s:s + chunk]
         digest = hashlib.sha1("\n".join(part).encode()).hexdigest()[:10]
-        pose = getattr(gate, "runtime", "mediapipe")  # which pose placed the head boxes
         cache = Path(cache_dir) / f"head-{CACHE_VERSION}-{pose}-{embedder.features_key}-{digest}.npz" \
             if cache_dir is not None else None
         if cache is not None and cache.exists():
