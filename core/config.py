@@ -103,9 +103,9 @@ class Config(SharedPaths):
     detector_ensemble: str = setting("detector-576.pt", "LOOKBOT_DETECTOR_ENSEMBLE",
         "further detector weights in models_dir (comma-separated) whose boxes are merged with "
         "detector.pt's by weighted box fusion; none: detector.pt alone")
-    detector_runtime: Literal["openvino", "onnx", "torch"] = setting("openvino", "LOOKBOT_DETECTOR_RUNTIME",
-        "run the detectors' ONNX export (made once into models_dir/cache) with openvino (bfloat16 where the "
-        "CPU has it: 0.6x onnx's time) or onnx (ONNX Runtime), or run torch; each falls back to the next")
+    detector_runtime: Literal["openvino-int8", "openvino", "onnx", "torch"] = setting("openvino", "LOOKBOT_DETECTOR_RUNTIME",
+        "run the detectors' ONNX export (made once into models_dir/cache) with openvino (bfloat16 where the CPU has "
+        "it: 0.6x onnx's time), openvino-int8 (int8 convolutions) or onnx, or run torch; each falls back to the next")
     blas_threads: int = setting(1, "LOOKBOT_BLAS_THREADS", "numpy's BLAS threads in the engine "
         "(threadpoolctl); idle ones spin on the models' cores; 0: as BLAS starts", ge=0)
     embedder_runtime: Literal["openvino-int8", "onnx-int8", "onnx", "torch"] = setting("onnx-int8",

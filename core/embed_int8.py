@@ -10,15 +10,13 @@ drifted to cosine 0.90 from fp32 (0.995 with it; docs/MEASUREMENTS.md).
 """
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .onnx_cache import drop_stale
+from .qdq import quantize_qdq, recipe_digest
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +35,7 @@ def calibration_files(calibration_dir: Path = CALIBRATION_DIR) -> list[Path]:
 
 def int8_digest(fp32_onnx: Path, calibration_dir: Path = CALIBRATION_DIR) -> str:
     """12 hex digits naming the fp32 export, the calibration crops and the recipe."""
-    h = hashlib.sha256(Path(fp32_onnx).name.encode())  # the fp32 name carries its weights' hash
-    for f in calibration_files(calibration_dir):
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
-    h.update(INT8_FORMAT.encode())
-    return h.hexdigest()[:12]
+    return recipe_digest(fp32_onnx, calibration_files(calibration_dir), INT8_FORMAT)
 
 
 def calibration_batches(calibration_dir: Path, size: int) -> list[np.ndarray]:
@@ -61,38 +54,13 @@ def quantize_backbone(fp32_onnx: Path, size: int = 224,
                       calibration_dir: Path = CALIBRATION_DIR) -> Path:
     """`<cache>/<fp32 stem>-int8-<digest>.onnx` next to the fp32 export, quantized unless already
     there; a new quantization removes the int8 files of other fp32 exports or calibration sets."""
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
-                                          QuantType, quantize_static)
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
     fp32_onnx = Path(fp32_onnx)
     prefix = fp32_onnx.stem.rsplit("-", 1)[0]  # backbone-<name>
     target = fp32_onnx.parent / f"{prefix}-int8-{int8_digest(fp32_onnx, calibration_dir)}.onnx"
     if target.is_file():
         return target
     log.info("quantizing the embedding backbone to int8 (once, into %s)", target.parent)
-    batches = calibration_batches(calibration_dir, size)
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.batches = iter(batches)
-
-        def get_next(self):
-            batch = next(self.batches, None)
-            return None if batch is None else {"pixels": batch}
-
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        pre, out = Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
-        quant_pre_process(str(fp32_onnx), str(pre))  # shape inference and constant folding
-        quiet = logging.getLogger().level
-        logging.getLogger().setLevel(max(quiet, logging.ERROR))  # thousands of per-channel notes
-        try:
-            quantize_static(str(pre), str(out), Reader(), quant_format=QuantFormat.QDQ,
-                            per_channel=True, reduce_range=False, activation_type=QuantType.QUInt8,
-                            weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
-                            op_types_to_quantize=OP_TYPES)
-        finally:
-            logging.getLogger().setLevel(quiet)
-        os.replace(out, target)  # atomic: a half-written model is never picked up
+    feeds = ({"pixels": batch} for batch in calibration_batches(calibration_dir, size))
+    quantize_qdq(fp32_onnx, target, feeds, OP_TYPES)
     drop_stale(target, f"{prefix}-int8")
     return target

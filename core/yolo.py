@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 DETECTOR_FILE = "detector.pt"
 RAW_MIN_SCORE = 0.01  # the detector reports everything above this; fusion applies the real threshold
-RUNTIMES = ("openvino", "onnx", "torch")
+RUNTIMES = ("openvino-int8", "openvino", "onnx", "torch")
 
 class DetectorUnavailable(RuntimeError):
     """The trained weights are missing or unreadable."""
@@ -29,8 +29,9 @@ class YoloDetector:
     boxes in the pixels of the image it was given; `core.fusion.fuse` applies the real thresholds.
     `runtime` "onnx" runs the model with ONNX Runtime on the CPU (`core.yolo_onnx`, the same boxes in
     about half the time), "openvino" with OpenVINO (bfloat16 where the CPU has it: the boxes within
-    a few thousandths, in 0.6x ONNX Runtime's time); each falls back to the next, down to PyTorch,
-    with a warning when it is not installed.
+    a few thousandths, in 0.6x ONNX Runtime's time), "openvino-int8" with its convolutions in
+    int8 (core/detector_int8.py, about 0.8x bfloat16's time); each falls back to the next, down to
+    PyTorch, with a warning when it is not installed.
     """
 
     name = "yolo"
@@ -66,14 +67,14 @@ class YoloDetector:
         if runtime != "torch" and device == "cpu":
             from .yolo_onnx import OnnxYolo
 
-            for name in RUNTIMES[RUNTIMES.index(runtime):-1]:  # openvino, then onnx
+            for name in RUNTIMES[RUNTIMES.index(runtime):-1]:  # openvino(-int8), then onnx
                 try:
                     self.onnx = OnnxYolo(weights, onnx_cache or weights.parent / "cache", threads,
-                                         runtime=name)
+                                         runtime=name, imgsz=self.imgsz)
                     break
                 except Exception as exc:  # the runtime or onnx missing, or the export failed
                     log.warning("%s not usable for %s (%s): running it with %s", name,
-                                weights.name, exc, "ONNX Runtime" if name == "openvino" else "PyTorch")
+                                weights.name, exc, {"openvino-int8": "OpenVINO", "openvino": "ONNX Runtime"}.get(name, "PyTorch"))
         self.runtime = self.onnx.runtime if self.onnx is not None else "torch"
 
     @classmethod

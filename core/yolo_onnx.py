@@ -1,5 +1,6 @@
 """Run a trained YOLO detector from its ONNX export: under ONNX Runtime about twice as fast as
-PyTorch on one CPU thread, under OpenVINO in bfloat16 (where the CPU has it) 0.6x ONNX Runtime's time.
+PyTorch on one CPU thread, under OpenVINO in bfloat16 (where the CPU has it) 0.6x ONNX Runtime's time,
+and under OpenVINO with its convolutions in int8 (core/detector_int8.py) about 0.8x that.
 
 The `.onnx` file is exported once from the `.pt` weights with ultralytics' own exporter (dynamic input
 size, so letterboxed photos keep their aspect ratio as they do under PyTorch) into a cache folder, under
@@ -55,19 +56,26 @@ def export_onnx(weights: Path, cache_dir: Path, task: str = "detect") -> Path:
 
 class OnnxYolo:
     """A YOLO detection model exported to ONNX, run on the CPU with `threads` threads by ONNX Runtime
-    (`runtime` "onnx") or OpenVINO ("openvino")."""
+    (`runtime` "onnx"), OpenVINO ("openvino") or OpenVINO on the export quantized to int8
+    ("openvino-int8", core/detector_int8.py, calibrated at `imgsz`)."""
 
     def __init__(self, weights: Path, cache_dir: Path, threads: Optional[int] = None,
-                 runtime: str = "onnx") -> None:
-        if runtime == "openvino":
+                 runtime: str = "onnx", imgsz: int = 640) -> None:
+        if runtime.startswith("openvino"):
             import openvino  # noqa: F401  (missing: fail here, before an export)
         else:
             import onnxruntime  # noqa: F401
 
         self.onnx_file = export_onnx(weights, cache_dir)
         threads = spare_threads(threads)
-        self.session = OpenVinoSession(self.onnx_file, threads) if runtime == "openvino" \
-            else cpu_session(self.onnx_file, threads)
+        if runtime == "openvino-int8":
+            from .detector_int8 import quantize_detector
+
+            self.session = OpenVinoSession(quantize_detector(self.onnx_file, imgsz), threads)
+        elif runtime == "openvino":
+            self.session = OpenVinoSession(self.onnx_file, threads)
+        else:
+            self.session = cpu_session(self.onnx_file, threads)
         self.runtime = runtime
         self.input_name = self.session.get_inputs()[0].name
 
