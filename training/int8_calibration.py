@@ -1,4 +1,5 @@
-"""The calibration crops of the int8 embedding backbone (data/models/int8_calibration/).
+"""The calibration crops of the int8 embedding backbone (data/models/int8_calibration/), and the
+calibration photos of the int8 detectors (data/models/detector_calibration/).
 
 Static int8 needs real activations to choose each tensor's range. The crops are committed, so the
 engine quantizes offline and deterministically on a fresh machine (core/embed_int8.py): catalog
@@ -10,12 +11,14 @@ from __future__ import annotations
 import csv
 import logging
 import random
+import shutil
 from pathlib import Path
 
 from PIL import Image
 
 from core.config import SHARED_CATALOG, SHARED_CCP
 from core.embed import pad_to_square
+from core.detector_int8 import CALIBRATION_DIR as DETECTOR_CALIBRATION_DIR
 from core.embed_int8 import CALIBRATION_DIR
 
 from .ccp_dataset import load_split
@@ -63,3 +66,19 @@ def write_calibration_set(models_dir: Path, out_dir: Path = CALIBRATION_DIR, n_c
         pad_to_square(crop, size).save(out_dir / f"{i:03d}.jpg", format="JPEG", quality=92)
     log.info("wrote %d calibration crops into %s", len(crops), out_dir)
     return len(crops)
+
+
+def write_detector_calibration_set(models_dir: Path, out_dir: Path = DETECTOR_CALIBRATION_DIR,
+                                   n_photos: int = 32) -> int:
+    """Copies every 20th of the detector's TRAIN photos (in name order, up to `n_photos`) as they
+    are into `out_dir`, replacing any there; returns their number. core/detector_int8.py
+    letterboxes them as `look` does."""
+    train = sorted(load_split(models_dir)["train"])
+    chosen = train[::max(1, len(train) // n_photos)][:n_photos]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("*.jpg"):
+        old.unlink()
+    for name in chosen:
+        shutil.copyfile(SHARED_CCP / "photos" / name, out_dir / name)
+    log.info("copied %d detector calibration photos into %s", len(chosen), out_dir)
+    return len(chosen)
