@@ -4,10 +4,10 @@ with its SiLU and the next quantization fused in; about 0.8x the bfloat16 model'
 Only the convolutions are quantized, and only at their inputs: quantizing their outputs too (or
 the SiLU, concatenations and additions) put a float conversion between every convolution and its
 activation, and the model ran slower than in bfloat16 (docs/MEASUREMENTS.md). The first
-convolution and the head's last ones stay float. Calibration: committed CCP training
-photos (data/models/detector_calibration/, written by training/int8_calibration.py), letterboxed
-as `look` letterboxes a photo. The file is
-made once into the cache folder under a hash of the export, the photos and the recipe.
+convolution and the head's last ones stay float. Calibration: 32 committed CCP training photos
+(data/models/detector_calibration/, written by training/int8_calibration.py), letterboxed as
+`look` letterboxes a photo. The file is made once into the cache folder under a hash of the
+export, the photos and the recipe.
 """
 from __future__ import annotations
 
