@@ -28,10 +28,21 @@ BANDS = 3
 COLOUR_FEATURE_DIM = COLOUR_DIM * (1 + BANDS)
 
 
+def _linearise(c: np.ndarray) -> np.ndarray:
+    """sRGB values (0..1, float32) to linear light."""
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+# Every uint8 level linearised by the same float32 arithmetic: a lookup gives identical values.
+_LINEAR_LEVELS = _linearise(np.arange(256, dtype=np.float32) / 255.0)
+
+
 def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """(..., 3) uint8 sRGB to CIE Lab (D65)."""
-    c = rgb.astype(np.float32) / 255.0
-    c = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    if rgb.dtype == np.uint8:
+        c = _LINEAR_LEVELS[rgb]
+    else:
+        c = _linearise(rgb.astype(np.float32) / 255.0)
     m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
                   [0.0193, 0.1192, 0.9505]], dtype=np.float32)
     xyz = c @ m.T / np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
@@ -46,11 +57,13 @@ def border_connected(mask: np.ndarray) -> np.ndarray:
     """The parts of a boolean mask that touch the image border."""
     from scipy import ndimage
 
+    if not (mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any()):
+        return np.zeros(mask.shape, dtype=bool)  # nothing on the border: no need to label
     labels, n = ndimage.label(mask)
-    if n == 0:
-        return mask
-    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    return np.isin(labels, border[border > 0])
+    touching = np.zeros(n + 1, dtype=bool)
+    touching[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
+    touching[0] = False
+    return touching[labels]
 
 
 def skin_likelihood(rgb: np.ndarray) -> np.ndarray:
@@ -70,11 +83,14 @@ def border_background(lab: np.ndarray, tolerance: float = 5.0, samples: int = 96
     ring = np.concatenate([lab[0], lab[-1], lab[1:-1, 0], lab[1:-1, -1]])
     if len(ring) > samples:
         ring = ring[np.linspace(0, len(ring) - 1, samples).astype(np.int64)]
-    flat = lab.reshape(-1, 3).astype(np.float32)
+    flat = lab.reshape(-1, 3).astype(np.float32, copy=False)
     ring = ring.astype(np.float32)
     # |x - r|^2 = |x|^2 - 2 x.r + |r|^2, one small matrix product instead of a broadcast
-    d2 = ((flat * flat).sum(1)[:, None] - 2.0 * flat @ ring.T + (ring * ring).sum(1)[None, :])
-    return border_connected((d2.min(1) < tolerance ** 2).reshape(h, w))
+    d2 = (2.0 * flat) @ ring.T
+    np.subtract((flat * flat).sum(1)[:, None], d2, out=d2)  # in place: the same arithmetic
+    d2 += (ring * ring).sum(1)[None, :]
+    near = (d2 < tolerance ** 2).any(1)  # the nearest ring pixel is within the tolerance
+    return border_connected(near.reshape(h, w))
 
 
 def garment_weights(rgb: np.ndarray, lab: Optional[np.ndarray] = None) -> np.ndarray:
@@ -153,13 +169,16 @@ def colour_histogram(image: Image.Image) -> np.ndarray:
 def colour_bands(image: Image.Image) -> np.ndarray:
     """The garment histogram of the whole crop, then of its top, middle and bottom thirds
     (COLOUR_FEATURE_DIM values): a catalog shot on a model shows the product in one band."""
+    return colour_features([image])[0]
+
+
+def _garment_pixels(image: Image.Image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A crop's (pixels, 3) Lab, its pixels' garment weights (float32) and their bands (0..2)."""
     rgb, lab, alpha = _prepare(image)
     weight = pixel_weights(rgb, lab, alpha)
     h, w = rgb.shape[:2]
     band = np.minimum((np.arange(h) * BANDS) // max(h, 1), BANDS - 1)
-    # one pass of soft binning for the three bands; the whole crop's histogram is their sum
-    bands = _soft_histograms(lab, weight, np.repeat(band, w), BANDS)
-    return np.concatenate([_finish(bands.sum(0))] + [_finish(b) for b in bands])
+    return lab.reshape(-1, 3), weight.ravel().astype(np.float32), np.repeat(band, w)
 
 
 def weighted_histogram(lab: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -201,16 +220,33 @@ def _soft_histograms(lab: np.ndarray, weight: np.ndarray, group: np.ndarray, n_g
     l_lo, l_hi, l_t = _soft_1d(L, LIGHT_CENTRES)
     c_lo, c_hi, c_t = _soft_1d(chroma, CHROMA_CENTRES)
     nl, nc = len(LIGHT_CENTRES), len(CHROMA_CENTRES)
+    # the products as wc * hw * lw * cw, left to right, with the shared factors formed once
+    lights, chromas = ((l_lo, 1 - l_t), (l_hi, l_t)), ((c_lo, 1 - c_t), (c_hi, c_t))
     for hi_, hw in ((h_lo, 1 - h_t), (h_hi, h_t)):
-        for li, lw in ((l_lo, 1 - l_t), (l_hi, l_t)):
-            for ci, cw in ((c_lo, 1 - c_t), (c_hi, c_t)):
-                idx = (hi_ * nl + li) * nc + ci
-                hist += np.bincount(offset + idx, wc * hw * lw * cw, size)
+        w_h, i_h = wc * hw, offset + hi_ * (nl * nc)
+        for li, lw in lights:
+            w_hl, i_hl = w_h * lw, i_h + li * nc
+            for ci, cw in chromas:
+                hist += np.bincount(i_hl + ci, w_hl * cw, size)
     return hist.reshape(n_groups, COLOUR_DIM)
 
 
 def colour_features(crops: Sequence[Image.Image]) -> np.ndarray:
-    """(n, COLOUR_FEATURE_DIM): per crop, `colour_bands` (the first COLOUR_DIM: whole crop)."""
+    """(n, COLOUR_FEATURE_DIM): per crop, `colour_bands` (the first COLOUR_DIM: whole crop).
+
+    One pass of soft binning for every band of every crop (crop i's band b is row i*BANDS+b):
+    each row sums the same pixels in the same order as a crop on its own would.
+    """
     if not crops:
         return np.zeros((0, COLOUR_FEATURE_DIM), dtype=np.float32)
-    return np.stack([colour_bands(c) for c in crops])
+    labs, weights, groups = zip(*(_garment_pixels(c) for c in crops))
+    offsets = [g + i * BANDS for i, g in enumerate(groups)]
+    bands = _soft_histograms(np.concatenate(labs), np.concatenate(weights),
+                             np.concatenate(offsets), len(crops) * BANDS)
+    return np.stack([_band_features(bands[i:i + BANDS]) for i in range(0, len(bands), BANDS)])
+
+
+def _band_features(bands: np.ndarray) -> np.ndarray:
+    """A crop's (BANDS, COLOUR_DIM) raw histograms to its features: the whole crop's (their sum),
+    then each band's, normalised."""
+    return np.concatenate([_finish(bands.sum(0))] + [_finish(b) for b in bands])
