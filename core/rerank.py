@@ -15,6 +15,7 @@ out-of-fold predictions for the train photos (docs/MEASUREMENTS.md, "Street pick
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
@@ -41,6 +42,9 @@ class Candidate:
 HINT_TYPE_WEIGHT = 5.0
 HINT_COLOUR_WEIGHT = 3.0
 
+# A label over the candidates: each one's index into the distinct values, and those values.
+Distinct = tuple[np.ndarray, list[Optional[str]]]
+
 
 def rerank(candidates: Sequence[Candidate], weight: float = 0.5, temperature: float = 0.05,
            window: int = 50, hint: Optional["ArticleHint"] = None) -> list[Candidate]:
@@ -53,32 +57,47 @@ def rerank(candidates: Sequence[Candidate], weight: float = 0.5, temperature: fl
         return list(candidates)
     head, tail = list(candidates[:window]), list(candidates[window:])
     dist = np.array([c.distance for c in head], dtype=np.float64)
-    score = dist - (_vote(head, dist, temperature) * weight if weight > 0 else 0.0)
+    # each label read once and coded by its distinct values: what hangs on a value alone (its
+    # colour family, the hint's probability) is worked out once per distinct value
+    rows = [c.labels for c in head]
+    labels = {label: _distinct(list(map(dict.get, rows, repeat(label)))) for label in LABELS}
+    score = dist - (_vote(labels, dist, temperature) * weight if weight > 0 else 0.0)
     if hint is None:
         order = np.argsort(score, kind="stable")
         return [head[i] for i in order] + tail
-    types = [c.labels.get("article_type") for c in head]
-    families = [colour_family(c.labels.get("colour")) for c in head]
-    score -= HINT_TYPE_WEIGHT * np.array([hint.types.get(t or "", 0.0) for t in types])
-    score -= HINT_COLOUR_WEIGHT * np.array([hint.families.get(f or "", 0.0) for f in families])
-    type_breaks = np.array([bool(hint.sure_types) and t not in hint.sure_types for t in types])
-    colour_breaks = np.array([hint.sure_family is not None and f != hint.sure_family
-                              for f in families])
+    types, colours, genders = labels["article_type"], labels["colour"], labels["gender"]
+    families = [colour_family(c) for c in colours[1]]
+    score -= HINT_TYPE_WEIGHT * _per_value(types, [hint.types.get(t or "", 0.0) for t in types[1]])
+    score -= HINT_COLOUR_WEIGHT * _per_value(colours, [hint.families.get(f or "", 0.0)
+                                                       for f in families])
+    type_breaks = _per_value(types, [bool(hint.sure_types) and t not in hint.sure_types
+                                     for t in types[1]])
+    colour_breaks = _per_value(colours, [hint.sure_family is not None and f != hint.sure_family
+                                         for f in families])
     breaks = type_breaks.astype(int) + colour_breaks.astype(int)
-    not_unisex = np.array([hint.unisex_first and c.labels.get("gender") != "Unisex"
-                           for c in head])
+    not_unisex = _per_value(genders, [hint.unisex_first and g != "Unisex" for g in genders[1]])
     order = np.lexsort((score, breaks, not_unisex))  # the last key sorts first
     return [head[i] for i in order] + tail
 
 
-def _vote(head: Sequence[Candidate], dist: np.ndarray, temperature: float) -> np.ndarray:
+def _distinct(values: list[Optional[str]]) -> Distinct:
+    """Each value's index among the distinct values (in order of first appearance), and those."""
+    index = {v: i for i, v in enumerate(dict.fromkeys(values))}
+    return np.fromiter(map(index.__getitem__, values), np.intp, len(values)), list(index)
+
+
+def _per_value(column: Distinct, per_value: list) -> np.ndarray:
+    """Per candidate, its value's entry of `per_value` (one entry per distinct value)."""
+    return np.array(per_value)[column[0]]
+
+
+def _vote(labels: dict[str, Distinct], dist: np.ndarray, temperature: float) -> np.ndarray:
     """Each candidate's share of the neighbourhood's closeness-weighted vote, summed over LABELS."""
     votes_weight = np.exp(-(dist - dist.min()) / max(temperature, 1e-6))
     total = votes_weight.sum() or 1.0
-    agree = np.zeros(len(head))
+    agree = np.zeros(len(dist))
     for label in LABELS:
-        codes: dict[Optional[str], int] = {}
-        which = np.array([codes.setdefault(c.labels.get(label), len(codes)) for c in head])
-        votes = np.bincount(which, weights=votes_weight, minlength=len(codes))
+        which, values = labels[label]
+        votes = np.bincount(which, weights=votes_weight, minlength=len(values))
         agree += votes[which] / total
     return agree

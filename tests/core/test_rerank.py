@@ -29,3 +29,15 @@ def test_weight_zero_and_window_keep_order():
     out = rerank(hits, weight=0.5, window=3)
     assert [c.key for c in out[3:]] == ["3", "4", "5"]  # beyond the window: untouched
     assert [c.key for c in out[:3]] == ["1", "2", "0"]
+
+
+def test_missing_labels_vote_as_one_value():
+    """A product without catalog labels (gone from the catalog) reads None for each: the None
+    ones agree with each other, as any shared value does, and the hint gives them nothing."""
+    from core.street import ArticleHint
+
+    hits = [Candidate("x", 0.50, {}), cand("a", 0.51, "Jeans"), Candidate("y", 0.52, {}),
+            cand("b", 0.53, "Skirts"), Candidate("z", 0.54, {"colour": None})]
+    assert [c.key for c in rerank(hits, weight=0.5)] == ["x", "y", "z", "a", "b"]
+    hint = ArticleHint({"Skirts": 0.9}, {"black": 0.5}, frozenset({"Skirts"}), "black")
+    assert [c.key for c in rerank(hits, weight=0.5, hint=hint)] == ["b", "a", "x", "y", "z"]
