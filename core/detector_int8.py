@@ -56,8 +56,6 @@ def quantize_detector(fp32_onnx: Path, imgsz: int, calibration_dir: Path = CALIB
                       ) -> Path:
     """`<cache>/<export stem>-int8-<digest>.onnx` beside the export, quantized unless already
     there; a new quantization removes the int8 files of earlier exports or calibration sets."""
-    import onnx
-
     fp32_onnx = Path(fp32_onnx)
     prefix = fp32_onnx.stem.rsplit("-", 1)[0]  # detector or detector-576
     recipe = f"{INT8_FORMAT}@{imgsz}"
@@ -65,6 +63,8 @@ def quantize_detector(fp32_onnx: Path, imgsz: int, calibration_dir: Path = CALIB
     target = fp32_onnx.parent / f"{prefix}-int8-{digest}.onnx"
     if target.is_file():
         return target
+    import onnx  # only to quantize: loaded, it costs the engine memory
+
     log.info("quantizing %s to int8 (once, into %s)", fp32_onnx.name, target.parent)
     graph = onnx.load(str(fp32_onnx)).graph
     keep_float = [n.name for n in graph.node if FLOAT_NODES.search(n.name)]
