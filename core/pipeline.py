@@ -131,8 +131,10 @@ class Engine:
 
     def segment_photo(self, photo: Photo) -> list[Segment]:
         """The garments' masks in work pixels (none without a segmenter)."""
+        if self.segmenter is None:  # not behind the lock: a look without one never waits there
+            return []
         with self._detector_lock:  # one model run at a time, as the detector's: ONNX threads share the cores
-            return self.segmenter.segment(photo.rgb) if self.segmenter is not None else []
+            return self.segmenter.segment(photo.rgb)
 
     def search(self, vector: np.ndarray, category: str, options: SearchOptions,
                exclude: tuple[str, ...] = (), hint: Optional[ArticleHint] = None
