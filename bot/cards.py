@@ -33,7 +33,7 @@ WELCOME = (
     "For best results send <b>one person, standing, head to feet</b> in the frame "
     "(as a photo, or as an image file).\n\n"
     "Commands:\n"
-    "/gender men|women|any: whose products to show (auto: the person in the photo)\n"
+    "/gender men|women|any|kids: whose products to show (auto: the person in the photo)\n"
     "/budget &lt;max rupees&gt;|off: a price limit\n"
     "/settings: your current choices\n"
     "/saved: the products you saved with ♥ (tap ♥ n under a card to save product n)\n"
@@ -112,8 +112,9 @@ def whose(result: LookResult) -> str:
 
 
 def gender_set(choice: str) -> str:
-    return ("OK: I'll pick by the person in each photo." if choice == "auto"
-            else f"OK: I'll show products for {choice}.")
+    return {"auto": "OK: I'll pick by the person in each photo.",
+            "any": "OK: I'll show men's, women's and unisex products.",
+            "kids": "OK: I'll show kids' products."}.get(choice, f"OK: I'll show products for {choice}.")
 
 
 def nothing_found(category: str, budget: Optional[int], more: bool) -> str:

@@ -77,12 +77,12 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def gender(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/gender men|women|any|auto: whose products every search shows."""
+    """/gender men|women|any|kids|auto: whose products every search shows."""
     svc, uid = services(context), update.effective_user.id
-    choice = parse_gender(context.args[0]) if context.args else None
+    choice = parse_gender(context.args[0]) if len(context.args or ()) == 1 else None
     if choice is None:
         await update.effective_message.reply_text(
-            f"Usage: /gender men|women|any|auto (now: {svc.prefs.get(uid).gender})")
+            f"Usage: /gender men|women|any|kids|auto (now: {svc.prefs.get(uid).gender})")
         return
     svc.prefs.set_gender(uid, choice)
     await update.effective_message.reply_text(cards.gender_set(choice))

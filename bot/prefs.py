@@ -12,7 +12,7 @@ import sqlite_utils
 from core.config import Config
 from core.records import SearchOptions
 
-GENDERS = ("men", "women", "any", "auto")  # auto: the wearer's, inferred from each photo
+GENDERS = ("men", "women", "any", "kids", "auto")  # auto: the wearer's, inferred from each photo
 
 
 @dataclass
@@ -34,9 +34,10 @@ class UserPrefs:
 
 
 def parse_gender(text: str) -> Optional[str]:
-    """"men", "women", "any" or "auto" from what the user typed, or None."""
+    """"men", "women", "any", "kids" or "auto" from what the user typed, or None."""
     word = text.strip().lower()
-    aliases = {"man": "men", "male": "men", "woman": "women", "female": "women", "all": "any"}
+    aliases = {"man": "men", "male": "men", "woman": "women", "female": "women", "all": "any",
+               "everyone": "any", "kid": "kids", "children": "kids", "child": "kids"}
     word = aliases.get(word, word)
     return word if word in GENDERS else None
 

@@ -24,7 +24,8 @@ MANIFEST = "manifest.json"
 GENDER_SCOPES: dict[str, tuple[str, ...]] = {
     "men": ("Men", "Unisex"),
     "women": ("Women", "Unisex"),
-    "any": GENDERS,
+    "any": ("Men", "Women", "Unisex"),  # adults: kids' products only when asked for
+    "kids": ("Boys", "Girls"),
 }
 
 
@@ -35,10 +36,11 @@ class IndexMismatch(RuntimeError):
 def normalise_gender(gender: Optional[str]) -> str:
     g = (gender or "any").strip().lower()
     aliases = {"man": "men", "male": "men", "m": "men", "woman": "women", "female": "women",
-               "w": "women", "f": "women", "all": "any", "": "any"}
+               "w": "women", "f": "women", "all": "any", "": "any", "kid": "kids",
+               "children": "kids", "child": "kids"}
     g = aliases.get(g, g)
     if g not in GENDER_SCOPES:
-        raise ValueError(f"gender must be men, women or any, not {gender!r}")
+        raise ValueError(f"gender must be men, women, any or kids, not {gender!r}")
     return g
 
 

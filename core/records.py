@@ -101,7 +101,7 @@ class LookResult:
     width: int = 0
     height: int = 0
     timings: dict[str, float] = field(default_factory=dict)  # seconds per LOOK_STAGES entry
-    gender: str = "any"  # whose products were shown: men, women or any
+    gender: str = "any"  # whose products were shown: men, women, any (adults) or kids
     gender_source: str = "you"  # "photo" when inferred from the wearer, "you" when chosen
     wearer: Optional[dict[str, Any]] = None  # the street model's call: gender, p_women
 

@@ -21,7 +21,7 @@ out_path = click.option("--out", type=click.Path(path_type=Path), default=None,
 def search_options(fn: Callable) -> Callable:
     """--gender, --k, --budget and --json, as `look` and `similar` take them."""
     for option in reversed([
-        click.option("--gender", type=click.Choice(["auto", "men", "women", "any"]),
+        click.option("--gender", type=click.Choice(["auto", "men", "women", "any", "kids"]),
                      default="auto", show_default=True,
                      help="whose products; auto: the wearer's, inferred from the photo"),
         click.option("--k", type=int, default=5, show_default=True, help="products per article"),

@@ -179,6 +179,8 @@ async def test_preferences_persist_across_a_restart(look_engine, tmp_path):
     config = bot_config(look_engine, tmp_path)
     async with running_bot(look_engine, config) as bot:
         assert "Usage" in await say(bot, 5, "/gender aliens")
+        assert "Usage" in await say(bot, 5, "/gender men women")  # not silently the first word
+        assert "men's, women's and unisex" in await say(bot, 5, "/gender any")
         assert "Usage" in await say(bot, 5, "/budget cheap")
         assert "women" in await say(bot, 5, "/gender women")
         assert "₹1,500" in await say(bot, 5, "/budget ₹1,500")

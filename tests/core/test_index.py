@@ -54,6 +54,24 @@ def test_gender_scope_men_sees_men_and_unisex(tmp_path):
     assert len(index.query(vecs[1], "topwear", "any", n=40)) == 40
 
 
+def test_any_is_for_adults_and_kids_products_come_only_when_asked(tmp_path):
+    """Issue 14: adults get no kids' items unless the shopper asks for them (/gender kids)."""
+    rng = np.random.default_rng(3)
+    build = IndexBuild(embedding="toy-v1", dim=16)
+    genders = ["Men", "Women", "Unisex", "Boys", "Girls"]
+    vecs = unit(rng, 50, 16)
+    for i, v in enumerate(vecs):
+        build.add(f"p{i}", "topwear", genders[i % 5], v)
+    write_version(tmp_path, build, trees=5)
+    index = CatalogIndex(tmp_path)
+    scope = {g: {genders[int(h.product_id[1:]) % 5] for h in index.query(vecs[3], "topwear", g, n=50)}
+             for g in ("any", "kids", "children")}
+    assert scope == {"any": {"Men", "Women", "Unisex"}, "kids": {"Boys", "Girls"},
+                     "children": {"Boys", "Girls"}}
+    with pytest.raises(ValueError, match="men, women, any or kids"):
+        index.query(vecs[3], "topwear", "robots")
+
+
 def test_foreign_vectors_are_refused(tmp_path):
     rng = np.random.default_rng(3)
     build, vecs = toy_build(rng)

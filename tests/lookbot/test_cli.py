@@ -22,7 +22,7 @@ def test_the_former_module_entry_points_are_commands():
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["look", "--gender", "kids"], "'kids' is not one of 'auto', 'men', 'women', 'any'"),
+    (["look", "--gender", "robots"], "'robots' is not one of 'auto', 'men', 'women', 'any', 'kids'"),
     (["train-detector", "--no-early-stop"], "No such option '--no-early-stop'"),
     (["no-such-command"], "No such command 'no-such-command'"),
 ])
