@@ -56,6 +56,7 @@ def handler_list() -> list[BaseHandler]:
         MessageHandler(NEW & filters.PHOTO, photos.photo),
         MessageHandler(NEW & filters.Document.IMAGE, photos.image_document),
         CallbackQueryHandler(h.more, pattern=r"^more:"),
+        CallbackQueryHandler(h.unknown_button),
         MessageHandler(NEW, h.other),
     ]
 

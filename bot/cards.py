@@ -100,13 +100,17 @@ def rejection(verdict: GateVerdict) -> str:
 def summary(result: LookResult) -> str:
     found = ", ".join(label(a.detection.category).lower() for a in result.articles)
     return (f"I found: {html.escape(found)}. Similar products below; tap a number to open it."
-            + (f"\n{whose(result)}" if result.gender_source == "photo" else ""))
+            + (f"\n{whose(result)}" if result.gender_source in ("photo", "you") else ""))
 
 
 def whose(result: LookResult) -> str:
-    """Whose products a look shows when the photo chose: "Women's picks · /gender to change"."""
+    """Whose products a look shows, chosen by the photo ("Women's picks · /gender to change") or
+    by the shopper ("Men's picks, as you chose · /gender to change")."""
     unsure = (result.wearer or {}).get("gender") == "unsure"
-    name = {"women": "Women's", "men": "Men's"}.get(result.gender, "All")
+    name = {"women": "Women's", "men": "Men's", "kids": "Kids'",
+            "any": "Men's, women's and unisex"}.get(result.gender, "All")
+    if result.gender_source == "you":
+        return f"{name} picks, as you chose · /gender to change"
     return (f"Unisex first, then {name.lower()} picks · /gender to choose" if unsure
             else f"{name} picks · /gender to change")
 

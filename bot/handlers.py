@@ -49,7 +49,7 @@ class Services:
     albums: dict = field(default_factory=dict)  # (chat, media_group_id) -> photos so far
 
 
-@dataclass
+@dataclass(eq=False)  # it holds an array: the persistence's change check compares user_data
 class Shown:
     """One article's results as far as paged, for "More like this", kept in user_data; `embedding`
     expires old buttons; `gender`, `hint`: whose products and the street hint later pages keep."""
@@ -177,25 +177,27 @@ def boxed_jpeg(data: bytes, detections: list) -> Optional[bytes]:
 
 
 def start_card(context: ContextTypes.DEFAULT_TYPE, shown: Shown, products: list,
-               budget: Optional[int] = None) -> Optional[asyncio.Future]:
-    """Render one article's card in the pool (PIL work); None when there is nothing to show."""
+               budget: Optional[int] = None, key: Optional[str] = None
+               ) -> Optional[asyncio.Future]:
+    """Render one article's card in the pool (PIL work); None when there is nothing to show.
+    `key`: the article's paging cursor when the card is one of its later pages."""
     if not products:
         return None
-    key = remember(context, shown)
+    key = key or remember(context, shown)
     return asyncio.ensure_future(services(context).pool.run(
         cards.card, shown.category, products, f"more:{key}", shown.offset + 1, budget))
 
 
 async def send_card(chat_id: int, context: ContextTypes.DEFAULT_TYPE, shown: Shown,
                     products: list, budget: Optional[int],
-                    rendering: Optional[asyncio.Future] = None) -> None:
+                    rendering: Optional[asyncio.Future] = None, key: Optional[str] = None) -> None:
     """One article's card (already rendering, or rendered now), or a line saying nothing (more)
     was found."""
     if not products:
         await context.bot.send_message(chat_id, cards.nothing_found(
             shown.category, budget, more=shown.offset > 0))
         return
-    card = await (rendering or start_card(context, shown, products, budget))
+    card = await (rendering or start_card(context, shown, products, budget, key))
     await context.bot.send_photo(chat_id, card.photo, caption=card.caption, parse_mode=HTML,
                                  reply_markup=card.keyboard)
 
@@ -211,19 +213,29 @@ def remember(context: ContextTypes.DEFAULT_TYPE, shown: Shown) -> str:
 
 
 async def more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """"More like this": the next k products like one article."""
+    """"More like this": the next k products like one article. All its cards share one cursor,
+    so a second tap (on this card or an older one of the same article) shows the page after."""
     query, svc = update.callback_query, services(context)
-    shown: Optional[Shown] = context.user_data.get("looks", {}).get(query.data.split(":", 1)[1])
+    key = query.data.split(":", 1)[1]
+    looks = context.user_data.get("looks", {})
+    shown: Optional[Shown] = looks.get(key)
     if shown is None or shown.embedding != svc.engine.embedding_version:
         await query.answer(cards.EXPIRED, show_alert=True)
         return
     await query.answer()
     nxt = replace(shown, offset=shown.offset + svc.config.k)
+    looks[key] = nxt  # moved on before the search: a tap meanwhile gets the page after this one
+    looks.move_to_end(key)
     options = svc.prefs.get(update.effective_user.id).options(svc.config.k, nxt.offset,
                                                                  shown.gender)
     products = await svc.pool.run(svc.engine.search, nxt.vector, nxt.category, options,
                                   (), shown.hint)
-    await send_card(update.effective_chat.id, context, nxt, products, options.budget)
+    await send_card(update.effective_chat.id, context, nxt, products, options.budget, key=key)
+
+
+async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A button this bot no longer knows (an older version's): answered, so it stops spinning."""
+    await update.callback_query.answer(cards.EXPIRED, show_alert=True)
 
 
 # --- everything else ------------------------------------------------------------------------

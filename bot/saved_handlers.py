@@ -44,8 +44,8 @@ async def save(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         text = texts.TOO_MANY
     else:
         alerts.store.save(uid, row, alerts.catalog.to_product(row).image)
-        text = texts.SAVED
-    await query.answer(text, show_alert=text != texts.SAVED)
+        text = texts.SAVED if row.get("price") is not None else texts.SAVED_UNPRICED
+    await query.answer(text, show_alert=text not in (texts.SAVED, texts.SAVED_UNPRICED))
 
 
 async def remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

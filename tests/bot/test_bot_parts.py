@@ -396,3 +396,15 @@ async def test_an_unreadable_saved_state_is_moved_aside_and_the_bot_starts(tmp_p
         await fake.stop()
     assert state.with_name(state.name + ".unreadable").exists()
     assert "could not read the saved user state" in caplog.text
+
+
+def test_kept_results_compare_without_error():
+    """The persistence compares user_data to learn what changed: a kept look holds an array, and
+    comparing two must not raise (it logged a false ERROR every 30 s)."""
+    import numpy as np
+
+    from bot.handlers import Shown
+
+    a = Shown("topwear", np.ones(4, np.float32), 5)
+    b = Shown("topwear", np.ones(4, np.float32), 5)
+    assert a == a and a != b and {"looks": {"k": a}} != {"looks": {"k": b}}

@@ -47,7 +47,9 @@ async def test_save_list_remove_and_every_bad_input(tmp_path):
         assert await answer_to_press(fake, 11, message, hearts[0]["callback_data"]) == texts.SAVED
         assert await answer_to_press(fake, 11, message, hearts[0]["callback_data"]) == \
             texts.ALREADY_SAVED  # saving an item twice
-        assert await answer_to_press(fake, 11, message, hearts[2]["callback_data"]) == texts.SAVED
+        # a demo product has no price: no price drop can be seen, so none is promised
+        assert await answer_to_press(fake, 11, message, hearts[2]["callback_data"]) == \
+            texts.SAVED_UNPRICED
         assert await answer_to_press(fake, 11, message, "save:myntra:999999") == \
             texts.NOT_IN_CATALOG
         assert await answer_to_press(fake, 12, message, hearts[1]["callback_data"]) == texts.SAVED
@@ -103,7 +105,8 @@ async def test_demo_catalog_items_show_price_on_myntra(tmp_path):
         message, buttons = card_message(fake, catalog, DEMO_IDS)
         for b in buttons:
             if b.get("callback_data", "").startswith("save:"):
-                assert await answer_to_press(fake, 31, message, b["callback_data"]) == texts.SAVED
+                assert await answer_to_press(fake, 31, message, b["callback_data"]) == \
+                    texts.SAVED_UNPRICED
         fake.send_text(31, "/saved")
         (shown,) = await fake.wait_for(lambda: fake.sent(31, "sendPhoto"), 30)
     assert shown.text.count("price on Myntra") == 2 and "₹" not in shown.text
