@@ -30,6 +30,8 @@ NMS_IOU = 0.3  # NonMaxSuppressionCalculator, weighted
 ROI_SCALE = 1.25  # RectTransformationCalculator around the hip-centred square
 # the landmark model's outputs read: landmarks (39 x 5), pose presence, heatmap (64 x 64 x 39)
 LANDMARK_OUTPUTS = ("Identity", "Identity_1", "Identity_3")
+STRIP_SIDE = 0.6  # detect_people: the strips of a wide photo, of its width (they overlap)
+MAX_PEOPLE = 6  # people_landmarks reads at most this many people
 
 
 def model_files() -> tuple[Path, Path]:
@@ -82,6 +84,37 @@ class Roi:
                          [s * k, c * k, self.cy - k * size / 2 * (s + c)]], dtype=np.float64)
 
 
+@dataclass(frozen=True)
+class Person:
+    """One detection of the pose detector, in photo pixels: its box (a fixed-size square on the
+    face) and the body square the landmark model reads."""
+
+    score: float
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2
+    roi: Roi
+
+
+def person_on_photo(row: np.ndarray, score: float, scale: float, pad_x: float, pad_y: float
+                    ) -> Person:
+    """A detection row (cx, cy, w, h, then key points, on the letterbox, 0..1) in photo pixels;
+    its body square as PoseDetectionToRoi makes it from key points 0 (hips) and 1 (scale)."""
+    pts = (row.reshape(-1, 2) * DETECTOR_SIZE - [pad_x, pad_y]) / scale  # centre, size, points
+    (cx, cy), (bw, bh) = pts[0], row[2:4] * DETECTOR_SIZE / scale
+    (hx, hy), (sx, sy) = pts[2], pts[3]
+    side = 2 * math.hypot(sx - hx, sy - hy) * ROI_SCALE
+    angle = normalise_angle(math.pi / 2 - math.atan2(-(sy - hy), sx - hx))
+    return Person(float(score), (cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2),
+                  Roi(hx, hy, side, angle))
+
+
+def overlap_of_smaller(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """The intersection of two (x1, y1, x2, y2) boxes over the smaller one's area."""
+    iw = min(a[2], b[2]) - max(a[0], b[0])
+    ih = min(a[3], b[3]) - max(a[1], b[1])
+    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return iw * ih / small if iw > 0 and ih > 0 and small > 0 else 0.0
+
+
 def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))
 
@@ -110,6 +143,13 @@ class BlazePose:
     # --- detection ----------------------------------------------------------------------
     def find_person(self, rgb: np.ndarray) -> Optional[Roi]:
         """The body square of the best detection (PoseDetectionCpu, then PoseDetectionToRoi)."""
+        people = self.detect(rgb)
+        return people[0].roi if people else None
+
+    def detect(self, rgb: np.ndarray, left: int = 0) -> list[Person]:
+        """Every detection above the detector's confidence, after weighted NMS, most confident
+        first (the first is the one MediaPipe's graph keeps); `left` shifts them onto a photo
+        that `rgb` is a vertical strip of."""
         import cv2
 
         h, w = rgb.shape[:2]
@@ -123,18 +163,48 @@ class BlazePose:
         scores = sigmoid(scores[0, :, 0])  # clipped, as MediaPipe clips scores at +-100
         keep = np.flatnonzero(scores >= self.min_detection_confidence)
         if keep.size == 0:
-            return None
+            return []
         raw = boxes[0, keep].astype(np.float64) / DETECTOR_SIZE
         anchors = np.tile(self.anchors[keep], 6)  # (x, y) of the box centre and 4 key points
         raw[:, 4:] += anchors[:, 4:]
         raw[:, :2] += anchors[:, :2]
-        best = weighted_nms_first(raw, scores[keep])
-        # key points 0 (hips) and 1 (scale and rotation), from the letterbox to photo pixels
-        pts = (best[4:8].reshape(2, 2) * DETECTOR_SIZE - [pad_x, pad_y]) / scale
-        (hx, hy), (sx, sy) = pts
-        side = 2 * math.hypot(sx - hx, sy - hy) * ROI_SCALE
-        angle = normalise_angle(math.pi / 2 - math.atan2(-(sy - hy), sx - hx))
-        return Roi(hx, hy, side, angle)
+        return [person_on_photo(row, score, scale, pad_x - left * scale, pad_y)
+                for row, score in weighted_nms(raw, scores[keep])]
+
+    def detect_people(self, rgb: np.ndarray) -> list[Person]:
+        """`detect`'s people, and on a photo wider than tall those found on its left and right
+        STRIP_SIDE strips too: side by side in a wide photo (a group, a collage) people are
+        small on the detector's 224-pixel input. The whole photo's best detection stays first;
+        the strips find the same people again, as different detections."""
+        found = self.detect(rgb)
+        h, w = rgb.shape[:2]
+        if found and w > h:
+            strip = int(round(w * STRIP_SIDE))
+            found += self.detect(np.ascontiguousarray(rgb[:, :strip]))
+            found += self.detect(np.ascontiguousarray(rgb[:, w - strip:]), left=w - strip)
+        return found
+
+    def people_landmarks(self, rgb: np.ndarray, limit: int = MAX_PEOPLE
+                         ) -> list[list[tuple[float, float, float]]]:
+        """`landmarks` of the best detection first (none: []), then those of up to `limit` - 1
+        other detections whose box overlaps none read before by more than half: two
+        detections of one person may still give its landmarks twice (core.gate.count_people
+        tells them apart)."""
+        people = self.detect_people(rgb)
+        first = self.read_landmarks(rgb, people[0].roi) if people else None
+        if first is None:
+            return []
+        out, read = [first], [people[0]]
+        for p in people[1:]:
+            if len(read) >= limit:
+                break
+            if any(overlap_of_smaller(p.box, q.box) > 0.5 for q in read):
+                continue
+            read.append(p)
+            lms = self.read_landmarks(rgb, p.roi)
+            if lms is not None:
+                out.append(lms)
+        return out
 
     # --- landmarks ----------------------------------------------------------------------
     def read_landmarks(self, rgb: np.ndarray, roi: Roi
@@ -162,13 +232,26 @@ def weighted_nms_first(raw: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """The top detection, its box and key points averaged with those overlapping it by more
     than NMS_IOU, weighted by score (NonMaxSuppressionCalculator, WEIGHTED; the graph keeps the
     first detection only). `raw` rows: cx, cy, w, h, then key points."""
-    top = int(np.argmax(scores))
+    return weighted_nms(raw, scores)[0][0]
+
+
+def weighted_nms(raw: np.ndarray, scores: np.ndarray) -> list[tuple[np.ndarray, float]]:
+    """All detections of weighted NMS, best first, as (averaged row, top score): the most
+    confident left, averaged with those left that overlap it by more than NMS_IOU, which
+    then leave, until none is left."""
     boxes = np.stack([raw[:, 0] - raw[:, 2] / 2, raw[:, 1] - raw[:, 3] / 2,
                       raw[:, 0] + raw[:, 2] / 2, raw[:, 1] + raw[:, 3] / 2], axis=1)
-    near = np.array([box_iou(b, boxes[top]) > NMS_IOU for b in boxes])
-    near[top] = True
-    weights = scores[near] / scores[near].sum()
-    return (raw[near] * weights[:, None]).sum(axis=0)
+    left = np.argsort(-scores, kind="stable")  # argmax's pick first on ties
+    out = []
+    while left.size:
+        top = left[0]
+        near = np.array([box_iou(boxes[i], boxes[top]) > NMS_IOU for i in left])
+        near[0] = True
+        group = left[near]
+        weights = scores[group] / scores[group].sum()
+        out.append(((raw[group] * weights[:, None]).sum(axis=0), float(scores[top])))
+        left = left[~near]
+    return out
 
 
 def refine_on_heatmap(xy: np.ndarray, heatmap: np.ndarray) -> np.ndarray:

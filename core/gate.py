@@ -42,6 +42,8 @@ MESSAGES: dict[str, str] = {
                    "standing, head to toe.",
     "person_too_small": "The person is too small in this photo. Please send a photo where they "
                         "fill most of the frame, head to toe.",
+    "several_people": "I can see several people in this photo. Please send a photo of one "
+                      "person, head to toe.",
 }
 
 
@@ -63,11 +65,17 @@ class GateThresholds:
     # A shoe box counts as the feet when its centre lies this close to a foot, in torso heights.
     shoe_reach: float = 0.35
     min_detection_confidence: float = 0.5
+    # Another person the pose detector finds counts (count_people) when their eye-to-heel
+    # height is at least this much of the gate's person's (passers-by behind reach 0.72 in
+    # CCP street photos, people side by side 0.94) and their shoulders lie this many of the
+    # person's torsos away from those of everyone counted (two reads of one person lie closer).
+    people_min_height: float = 0.8
+    people_min_apart: float = 0.5
 
 
-def verdict(reason: str, landmarks=None) -> GateVerdict:
+def verdict(reason: str, landmarks=None, people: int = 1) -> GateVerdict:
     return GateVerdict(full_shot=reason == "ok", reason=reason, message=MESSAGES[reason],
-                       landmarks=landmarks)
+                       landmarks=landmarks, people=people)
 
 
 class PoseGate:
@@ -113,15 +121,31 @@ class PoseGate:
         return [(lm.x * w, lm.y * h, lm.visibility) for lm in result.pose_landmarks.landmark]
 
     def check(self, rgb: np.ndarray) -> GateVerdict:
-        return self.judge(self.landmarks(rgb), rgb.shape[1], rgb.shape[0])
+        """The verdict on a photo. Under OpenVINO it counts the people too (`count_people`);
+        MediaPipe's graph finds one person only, and its verdicts say 1."""
+        if self._blazepose is None:
+            return self.judge(self.landmarks(rgb), rgb.shape[1], rgb.shape[0])
+        people = self._blazepose.people_landmarks(np.ascontiguousarray(rgb))
+        return self.judge(people[0] if people else None, rgb.shape[1], rgb.shape[0],
+                          people=count_people(people, self.thresholds))
 
     def judge(self, lms: Optional[list[tuple[float, float, float]]], width: int, height: int,
-              shoes: Optional[Sequence[Box]] = None) -> GateVerdict:
+              shoes: Optional[Sequence[Box]] = None, people: int = 1) -> GateVerdict:
         """The gate's rules on given landmarks; separate from MediaPipe so they can be tested.
 
         `shoes`: the detector's footwear boxes (pixels of the same image), or None when the
         detector has not run. Feet MediaPipe is unsure of give "feet_unsure" without them.
+        `people`: how many people the photo shows (`count_people`); 2 or more refuse it.
         """
+        out = self._judge(lms, width, height, shoes)
+        out.people = people if lms is not None else 0
+        if people >= 2 and out.reason != "no_person":
+            return verdict("several_people", lms, people)
+        return out
+
+    def _judge(self, lms: Optional[list[tuple[float, float, float]]], width: int, height: int,
+               shoes: Optional[Sequence[Box]]) -> GateVerdict:
+        """`judge`'s rules on one person."""
         t = self.thresholds
         if lms is None:
             return verdict("no_person")
@@ -171,6 +195,37 @@ class PoseGate:
 
 
 FEET = ((L_ANKLE, L_HEEL, L_TOE), (R_ANKLE, R_HEEL, R_TOE))
+
+
+def count_people(people: Sequence[list[tuple[float, float, float]]], t: GateThresholds) -> int:
+    """How many clearly separate people these landmark sets show (the gate's person first, as
+    core.blazepose's `people_landmarks` gives them): another counts when their eye-to-heel
+    height is at least `people_min_height` of the first's (a passer-by behind is smaller) and
+    their shoulders lie `people_min_apart` torsos away from everyone counted (a second read of
+    one person lands on the same shoulders)."""
+    if not people:
+        return 0
+    first = people[0]
+    size = _height(first)
+    torso = float(np.hypot(*(_mid(first, L_HIP, R_HIP) - _mid(first, L_SHOULDER, R_SHOULDER))))
+    counted = [first]
+    for lms in people[1:]:
+        if size <= 0 or _height(lms) < t.people_min_height * size:
+            continue
+        apart = [np.hypot(*(_mid(lms, L_SHOULDER, R_SHOULDER) - _mid(q, L_SHOULDER, R_SHOULDER)))
+                 for q in counted]
+        if min(apart) >= t.people_min_apart * torso:
+            counted.append(lms)
+    return len(counted)
+
+
+def _mid(lms, a: int, b: int) -> np.ndarray:
+    return (np.array(lms[a][:2]) + np.array(lms[b][:2])) / 2
+
+
+def _height(lms) -> float:
+    """The mean eye-to-heel drop, in pixels."""
+    return (lms[L_HEEL][1] - lms[L_EYE][1] + lms[R_HEEL][1] - lms[R_EYE][1]) / 2
 
 
 def _torso(lms) -> float:

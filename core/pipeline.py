@@ -117,7 +117,7 @@ class Engine:
                 raw = trained.detect(photo.rgb, None)
         shoes = [d.box for d in raw if d.category == "footwear" and d.score >= self.shoe_score]
         h, w = photo.rgb.shape[:2]
-        return (self.gate.judge(verdict.landmarks, w, h, shoes=shoes),
+        return (self.gate.judge(verdict.landmarks, w, h, shoes=shoes, people=verdict.people),
                 raw if trained is not None else None)
 
     def detect_photo(self, photo: Photo, verdict: Optional[GateVerdict],

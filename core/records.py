@@ -18,6 +18,7 @@ class GateVerdict:
     reason: str  # "ok" or a reason code such as "feet_out_of_frame"
     message: str
     landmarks: Optional[list[tuple[float, float, float]]] = None  # (x_px, y_px, visibility) x33
+    people: int = 1  # clearly separate people the pose detector found (MediaPipe's graph: 1)
 
 
 @dataclass
@@ -112,6 +113,7 @@ class LookResult:
     def to_json(self) -> dict[str, Any]:
         return {"photo": self.photo, "full_shot": self.verdict.full_shot,
                 "reason": self.verdict.reason, "message": self.verdict.message,
+                "people": self.verdict.people,
                 "gender": {"shown": self.gender, "source": self.gender_source,
                            **({"wearer": self.wearer} if self.wearer else {})},
                 "articles": [a.to_json() for a in self.articles]}

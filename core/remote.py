@@ -46,7 +46,8 @@ def look_to_wire(result: LookResult, full: bool = False) -> dict[str, Any]:
 
 def look_from_wire(wire: dict[str, Any]) -> LookResult:
     """The LookResult a `full=1` answer describes."""
-    verdict = GateVerdict(wire["full_shot"], wire["reason"], wire["message"])
+    verdict = GateVerdict(wire["full_shot"], wire["reason"], wire["message"],
+                          people=wire.get("people", 1))
     gender = wire.get("gender") or {}
     result = LookResult(wire["photo"], verdict, width=wire.get("width", 0),
                         height=wire.get("height", 0), timings=wire.get("timings", {}),
