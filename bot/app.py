@@ -54,7 +54,7 @@ def handler_list() -> list[BaseHandler]:
         CommandHandler("crawl", h.crawl),
         *saved_handlers.handler_list(),
         MessageHandler(NEW & filters.PHOTO, photos.photo),
-        MessageHandler(NEW & filters.Document.IMAGE, photos.image_document),
+        MessageHandler(NEW & filters.Document.ALL, photos.image_document),  # bytes decide
         CallbackQueryHandler(h.more, pattern=r"^more:"),
         CallbackQueryHandler(h.unknown_button),
         MessageHandler(NEW, h.other),

@@ -55,7 +55,8 @@ OTHER_INPUT = {
     "video": "I can't look at videos yet. Please send a single photo of the outfit.",
     "video_note": "I can't look at videos yet. Please send a single photo of the outfit.",
     "animation": "I can't look at GIFs or animations. Please send a still photo.",
-    "document": "That file isn't a picture I can read. Please send a JPEG or PNG photo.",
+    "document": "That file isn't a picture. Please send a photo of an outfit (as a photo, or "
+                "as a JPEG or PNG file).",
     "command": "I don't know that command. Send /help to see what I can do.",
     "other": "I can only look at photos. Please send a photo of an outfit: one person, "
              "standing, head to feet.",

@@ -74,10 +74,31 @@ async def photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def image_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """An image sent as a file: same as a photo, without Telegram's recompression."""
-    doc = update.effective_message.document
-    await receive(context, Incoming(update.effective_message, doc.file_id, doc.file_size,
-                                    context))
+    """A file: taken like a photo (without Telegram's recompression) unless its declared type
+    says it is something else, e.g. a PDF. Whether it is a picture is then decided by its bytes
+    (core/imageio.py): a JPEG sent as application/octet-stream is looked at like any photo."""
+    message = update.effective_message
+    doc = message.document
+    if not may_be_picture(doc.mime_type, doc.file_name):
+        await message.reply_text(cards.OTHER_INPUT["document"])
+        return
+    await receive(context, Incoming(message, doc.file_id, doc.file_size, context))
+
+
+PICTURE_EXTENSIONS = {"jpg", "jpeg", "jpe", "jfif", "png", "webp", "gif", "bmp", "tif", "tiff",
+                      "heic", "heif", "avif", "jxl"}
+NOT_PICTURES = ("video/", "audio/", "text/", "font/", "model/", "message/", "application/pdf",
+                "application/zip", "application/vnd.", "application/msword", "application/json",
+                "application/gzip", "application/x-tar", "application/x-rar", "application/x-7z")
+
+
+def may_be_picture(mime_type: Optional[str], file_name: Optional[str]) -> bool:
+    """False only for a file that says it is something else (by its type, and not by a picture's
+    file extension); anything else, image/*, application/octet-stream or no type, is downloaded."""
+    _, dot, ext = (file_name or "").rpartition(".")
+    if dot and ext.lower() in PICTURE_EXTENSIONS:
+        return True
+    return not (mime_type or "").lower().startswith(NOT_PICTURES)
 
 
 async def receive(context: ContextTypes.DEFAULT_TYPE, incoming: Incoming) -> None:

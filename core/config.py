@@ -135,7 +135,7 @@ class Config(SharedPaths):
     gate_margin: float = setting(0.0, "LOOKBOT_GATE_MARGIN",
         "how far inside the frame (fraction of size) eyes and heels must lie", ge=0, le=0.5)
     max_image_pixels: int = setting(40_000_000, "LOOKBOT_MAX_IMAGE_PIXELS",
-        "larger images are refused as possible decompression bombs", gt=0)
+        "larger images are refused as possible decompression bombs, but a JPEG up to 3 times larger is decoded at 1/2, 1/4 or 1/8 scale to fit", gt=0)
     max_image_bytes: int = setting(20_000_000, "LOOKBOT_MAX_IMAGE_BYTES",
         "larger files are refused before decoding", gt=0)
     work_side: int = setting(1024, "LOOKBOT_WORK_SIDE",

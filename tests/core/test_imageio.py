@@ -34,7 +34,7 @@ def encode(image: Image.Image, fmt: str, **kw) -> bytes:
 @pytest.mark.parametrize("data,reason", [
     (b"", "empty_file"),
     (b"this is not a picture at all", "unreadable_image"),
-    (PHOTO[: len(PHOTO) // 3], "unreadable_image"),
+    (PHOTO[: len(PHOTO) // 3], "damaged_image"),
     (png_header_only(60000, 60000), "image_too_big"),
     (b"\xff" * 25_000_001, "image_too_large"),
     (encode(Image.new("RGB", (10, 10)), "PNG"), "image_too_small"),

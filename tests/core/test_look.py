@@ -43,12 +43,13 @@ def test_look_json_contract_and_batch_goes_on_after_bad_input(bad_files):
     assert [line["photo"] for line in lines] == photos  # one line per photo, nothing lost
     by_name = {line["photo"].rsplit("/", 1)[-1]: line for line in lines}
     assert by_name["empty.jpg"]["reason"] == "empty_file"
-    assert by_name["truncated.jpg"]["reason"] == "unreadable_image"
+    assert by_name["truncated.jpg"]["reason"] == "damaged_image"
     assert by_name["missing.jpg"]["reason"] == "empty_file"
     assert by_name["text.jpg"]["reason"] == "unreadable_image"
     assert by_name["half_upper_body.jpg"]["reason"] == "feet_out_of_frame"
     for line in lines:
-        assert set(line) == {"photo", "full_shot", "reason", "message", "gender", "articles"}
+        assert set(line) == {"photo", "full_shot", "reason", "message", "people", "gender",
+                             "articles"}
         assert isinstance(line["message"], str) and line["message"]
         assert line["full_shot"] == (line["reason"] == "ok")
     full = by_name["full_ccp_0032.jpg"]
