@@ -11,7 +11,7 @@ from typing import Any, Iterable, Iterator, Optional, Sequence
 import numpy as np
 import sqlite_utils
 
-from .records import CATEGORIES, Product
+from .records import CATEGORIES, Product, catalog_gender
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,11 @@ class Catalog:
 
     # --- products -----------------------------------------------------------------------
     def upsert_products(self, records: Iterable[dict[str, Any]]) -> None:
-        self.db["products"].upsert_all(records, pk="id", alter=True)
+        """Insert or update products by id; a title that names kids sets the gender
+        (`catalog_gender`): sources label kids' products Men, Women or Unisex too."""
+        self.db["products"].upsert_all(
+            ({**r, "gender": catalog_gender(r.get("gender"), r.get("title"))}
+             if "title" in r and "gender" in r else r for r in records), pk="id", alter=True)
 
     def get(self, product_id: str) -> Optional[dict[str, Any]]:
         rows = list(self.db.query("select * from products where id = ?", [product_id]))

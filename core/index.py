@@ -25,7 +25,7 @@ GENDER_SCOPES: dict[str, tuple[str, ...]] = {
     "men": ("Men", "Unisex"),
     "women": ("Women", "Unisex"),
     "any": ("Men", "Women", "Unisex"),  # adults: kids' products only when asked for
-    "kids": ("Boys", "Girls"),
+    "kids": ("Boys", "Girls", "Kids"),
 }
 
 

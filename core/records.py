@@ -1,11 +1,30 @@
 """Plain records passed between the stages: gate → detect → embed → search → cards."""
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
 CATEGORIES: tuple[str, ...] = ("topwear", "bottomwear", "footwear", "eyewear", "handbag")
-GENDERS: tuple[str, ...] = ("Men", "Women", "Unisex", "Boys", "Girls")
+GENDERS: tuple[str, ...] = ("Men", "Women", "Unisex", "Boys", "Girls", "Kids")  # Kids: either
+KIDS_WORDS = {"kid", "kids", "kidswear", "infant", "infants", "toddler", "toddlers"}
+BOY_WORDS, GIRL_WORDS = {"boy", "boys"}, {"girl", "girls"}
+ADULT_WORDS = {"men", "man", "women", "woman"}
+
+
+def catalog_gender(label: Optional[str], title: Optional[str]) -> Optional[str]:
+    """A product's gender: its label, unless its title names kids where the label names adults
+    ("Gini and Jony Kids Unisex Blue Jeans" labelled Unisex, "Palm Tree Girl's Benita Blue
+    Kidswear" labelled Women: 120 of the 4,915 demo products), then Boys or Girls as the title
+    says, or Kids when it says neither or both. A boy or girl beside men or women is a name
+    ("Fastrack Women FT Girl Sunglasses"); a kids' word is not ("Timberland Men Toddler")."""
+    words = {w.lower() for w in re.findall(r"[A-Za-z]+", title or "")}
+    boy, girl = bool(words & BOY_WORDS), bool(words & GIRL_WORDS)
+    if not words & KIDS_WORDS and (words & ADULT_WORDS or not (boy or girl)):
+        return label
+    if boy != girl:
+        return "Boys" if boy else "Girls"
+    return label if label in ("Boys", "Girls") else "Kids"
 
 Box = tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels of the input photo
 
