@@ -3,7 +3,6 @@ through `core.ultralytics_offline.load_ultralytics()`."""
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Optional
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,7 +18,7 @@ from bot.saved import Change, SavedItem
 from bot.schedule import Refresher
 from core.catalog import Catalog
 from core.config import Config
-from tests.helpers import (DEMO_IDS, REPO, answer_to_press, bot_on_fake_telegram,
+from tests.helpers import (DEMO_IDS, answer_to_press, bot_on_fake_telegram,
                            shop_catalog, text_reply, write_listing)
 
 IST = ZoneInfo("Asia/Kolkata")
