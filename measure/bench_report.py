@@ -98,7 +98,8 @@ def format_bench(report: dict[str, Any]) -> str:
     mem = report.get("memory")
     if mem:
         a = mem.get("all_models_loaded") or mem.get("engine_loaded", {})
-        lines.append(f"Memory with all models loaded: RSS {a.get('rss_mb')} MiB, peak "
+        lines.append(f"Memory with all models loaded: RSS {a.get('rss_mb')} MiB (anonymous "
+                     f"{a.get('anon_rss_mb')}, library files {a.get('file_rss_mb')}), peak "
                      f"{a.get('peak_rss_mb')} MiB (whole run peak "
                      f"{mem.get('end', {}).get('peak_rss_mb')} MiB)")
     lines += format_speed(report) + format_scale(report)

@@ -93,6 +93,9 @@ def test_blended_vectors_lie_between_real_ones():
 def test_rss_and_reference_are_positive():
     m = bi.rss_mb()
     assert m["peak_rss_mb"] >= m["rss_mb"] > 0
+    # the RSS is its anonymous and file-backed parts (and shared memory, about nothing here)
+    assert m["anon_rss_mb"] > 0 and m["file_rss_mb"] > 0
+    assert m["anon_rss_mb"] + m["file_rss_mb"] == pytest.approx(m["rss_mb"], abs=2)
     assert bm.cpu_reference_ms(repeats=3) > 0
 
 
