@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 COMMANDS = [("start", "what to send"), ("help", "what to send, and the commands"),
-            ("gender", "men, women or any"), ("budget", "a price limit in rupees, or off"),
+            ("gender", "men, women, any or kids"), ("budget", "a price limit in rupees, or off"),
             ("settings", "your gender and budget"), *saved_handlers.COMMANDS]
 
 
@@ -54,7 +54,8 @@ def handler_list() -> list[BaseHandler]:
         CommandHandler("crawl", h.crawl),
         *saved_handlers.handler_list(),
         MessageHandler(NEW & filters.PHOTO, photos.photo),
-        MessageHandler(NEW & filters.Document.ALL, photos.image_document),  # bytes decide
+        # a file of any declared type: its bytes decide (a GIF is an animation, answered below)
+        MessageHandler(NEW & filters.Document.ALL & ~filters.ANIMATION, photos.image_document),
         CallbackQueryHandler(h.more, pattern=r"^more:"),
         CallbackQueryHandler(h.unknown_button),
         MessageHandler(NEW, h.other),

@@ -408,3 +408,25 @@ def test_kept_results_compare_without_error():
     a = Shown("topwear", np.ones(4, np.float32), 5)
     b = Shown("topwear", np.ones(4, np.float32), 5)
     assert a == a and a != b and {"looks": {"k": a}} != {"looks": {"k": b}}
+
+
+@pytest.mark.parametrize("document, animation, taken", [
+    ({"file_id": "f", "file_unique_id": "u", "mime_type": "application/octet-stream"}, None, True),
+    ({"file_id": "f", "file_unique_id": "u", "mime_type": "image/jpeg"}, None, True),
+    # Telegram sends a GIF as an animation that also carries a document: the animation's answer
+    ({"file_id": "f", "file_unique_id": "u", "mime_type": "video/mp4"},
+     {"file_id": "a", "file_unique_id": "v", "width": 1, "height": 1, "duration": 1}, False),
+])
+def test_files_reach_the_photo_path_but_animations_do_not(document, animation, taken):
+    from telegram import Update
+
+    from bot import photos
+    from bot.app import handler_list
+
+    message = {"message_id": 1, "date": 0, "chat": {"id": 5, "type": "private"},
+               "from": {"id": 5, "is_bot": False, "first_name": "u"}, "document": document}
+    if animation:
+        message["animation"] = animation
+    update = Update.de_json({"update_id": 1, "message": message}, None)
+    first = next(x for x in handler_list() if x.check_update(update))
+    assert (first.callback is photos.image_document) == taken
