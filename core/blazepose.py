@@ -19,7 +19,7 @@ from typing import Optional
 import numpy as np
 
 from .cpu import OpenVinoSession
-from .fusion import box_iou
+from .fusion import box_iou, inside_fraction
 
 DETECTOR_SIZE = 224
 LANDMARK_SIZE = 256
@@ -107,14 +107,6 @@ def person_on_photo(row: np.ndarray, score: float, scale: float, pad_x: float, p
                   Roi(hx, hy, side, angle))
 
 
-def overlap_of_smaller(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    """The intersection of two (x1, y1, x2, y2) boxes over the smaller one's area."""
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return iw * ih / small if iw > 0 and ih > 0 and small > 0 else 0.0
-
-
 def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))
 
@@ -198,7 +190,9 @@ class BlazePose:
         for p in people[1:]:
             if len(read) >= limit:
                 break
-            if any(overlap_of_smaller(p.box, q.box) > 0.5 for q in read):
+            # over half of the smaller box inside the other
+            if any(max(inside_fraction(p.box, q.box), inside_fraction(q.box, p.box)) > 0.5
+                   for q in read):
                 continue
             read.append(p)
             lms = self.read_landmarks(rgb, p.roi)
@@ -228,17 +222,12 @@ class BlazePose:
         return [(float(a), float(b), float(v)) for a, b, v in zip(px, py, vis)]
 
 
-def weighted_nms_first(raw: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """The top detection, its box and key points averaged with those overlapping it by more
-    than NMS_IOU, weighted by score (NonMaxSuppressionCalculator, WEIGHTED; the graph keeps the
-    first detection only). `raw` rows: cx, cy, w, h, then key points."""
-    return weighted_nms(raw, scores)[0][0]
-
-
 def weighted_nms(raw: np.ndarray, scores: np.ndarray) -> list[tuple[np.ndarray, float]]:
     """All detections of weighted NMS, best first, as (averaged row, top score): the most
-    confident left, averaged with those left that overlap it by more than NMS_IOU, which
-    then leave, until none is left."""
+    confident left, its box and key points averaged with those left that overlap it by more
+    than NMS_IOU, weighted by score (NonMaxSuppressionCalculator, WEIGHTED; MediaPipe's graph
+    keeps the first only), which then leave, until none is left. `raw` rows: cx, cy, w, h,
+    then key points."""
     boxes = np.stack([raw[:, 0] - raw[:, 2] / 2, raw[:, 1] - raw[:, 3] / 2,
                       raw[:, 0] + raw[:, 2] / 2, raw[:, 1] + raw[:, 3] / 2], axis=1)
     left = np.argsort(-scores, kind="stable")  # argmax's pick first on ties

@@ -181,7 +181,7 @@ class PoseGate:
         torso = hip_y - shoulder_y
         if torso <= 0 or min(drops) < t.min_body_to_torso * torso:
             return verdict("not_upright", lms)
-        if float(np.mean(drops)) < t.min_height * height:
+        if _height(lms) < t.min_height * height:
             return verdict("person_too_small", lms)
         # Feet placed below the bottom edge are seen in photos cut through the shoes, and in
         # photos cut at the ankles or shins: only a shoe box at the feet tells them apart.

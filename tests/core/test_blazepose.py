@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.blazepose import (BlazePose, Roi, model_files, refine_on_heatmap, ssd_anchors,
-                            weighted_nms_first)
+                            weighted_nms)
 from core.gate import PoseGate
 from core.imageio import load_rgb
 from tests.helpers import FIXTURES
@@ -50,10 +50,10 @@ def test_weighted_nms_averages_the_overlapping_detections_only():
     raw = np.array([[0.50, 0.50, 0.2, 0.2, 0.50, 0.60, 0.50, 0.30],
                     [0.52, 0.50, 0.2, 0.2, 0.54, 0.60, 0.50, 0.30],
                     [0.10, 0.10, 0.1, 0.1, 0.10, 0.10, 0.10, 0.10]])
-    best = weighted_nms_first(raw, np.array([0.9, 0.3, 0.95 - 0.9]))
+    best = weighted_nms(raw, np.array([0.9, 0.3, 0.95 - 0.9]))[0][0]
     assert best[0] == pytest.approx((0.50 * 0.9 + 0.52 * 0.3) / 1.2)
     assert best[4] == pytest.approx((0.50 * 0.9 + 0.54 * 0.3) / 1.2)
-    alone = weighted_nms_first(raw[2:], np.array([0.8]))
+    alone = weighted_nms(raw[2:], np.array([0.8]))[0][0]
     assert alone == pytest.approx(raw[2])
 
 
