@@ -112,7 +112,7 @@ def whose(result: LookResult) -> str:
             "any": "Men's, women's and unisex"}.get(result.gender, "All")
     if result.gender_source == "you":
         return f"{name} picks, as you chose · /gender to change"
-    return (f"Unisex first, then {name.lower()} picks · /gender to choose" if unsure
+    return (f"Not sure whose: unisex or {name.lower()} picks · /gender to choose" if unsure
             else f"{name} picks · /gender to change")
 
 

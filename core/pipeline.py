@@ -30,7 +30,8 @@ from .records import (Article, Detection, DetectResult, GateVerdict, LookResult,
 from .regions import body_shape
 from .rerank import LABELS, Candidate, rerank
 from .segment import Segment, Segmenter, mask_for
-from .street import ArticleHint, read_outfit, street_model_for, wearer_boxes
+from .outfit import read_outfit, wearer_boxes
+from .street import ArticleHint, street_model_for
 
 log = logging.getLogger(__name__)
 

@@ -5,12 +5,14 @@ own labels are never needed. The weight and temperature were chosen on held-out 
 (docs/MEASUREMENTS.md, "Design choices").
 
 A street model's `ArticleHint` (core/street.py) adds what the photo itself says, in this order:
-unisex products first when the wearer is unsure (the shopper's gender is never guessed across),
-then products that agree with both the sure type and the sure colour family, then those that
-agree with one of them, then the rest; within each, the predicted probabilities of the product's
-type and colour family add to the score, so they decide whether a right type in the wrong colour
-comes before a wrong type in the right colour. The weights and the order were chosen on
-out-of-fold predictions for the train photos (docs/MEASUREMENTS.md, "Street picks").
+products that agree with both the sure type and the sure colour family, then those that agree
+with one of them, then the rest; within each, the predicted probabilities of the product's type
+and colour family add to the score, so they decide whether a right type in the wrong colour comes
+before a wrong type in the right colour. When the wearer is unsure, products of the sure type come
+first, and among them unisex products before the leaning gender's (the catalog's unisex topwear
+is almost all T-shirts: unisex first over every type showed T-shirts for coats and shirts). The
+weights and the order were chosen on out-of-fold predictions for the train photos and checked on
+the validation photos (docs/MEASUREMENTS.md, "Street picks").
 """
 from __future__ import annotations
 
@@ -75,8 +77,10 @@ def rerank(candidates: Sequence[Candidate], weight: float = 0.5, temperature: fl
     colour_breaks = _per_value(colours, [hint.sure_family is not None and f != hint.sure_family
                                          for f in families])
     breaks = type_breaks.astype(int) + colour_breaks.astype(int)
-    not_unisex = _per_value(genders, [hint.unisex_first and g != "Unisex" for g in genders[1]])
-    order = np.lexsort((score, breaks, not_unisex))  # the last key sorts first
+    keys = (score, breaks)  # the last key sorts first
+    if hint.unisex_first:  # of the sure type, unisex products first, then the leaning gender's
+        keys += (_per_value(genders, [g != "Unisex" for g in genders[1]]), type_breaks)
+    order = np.lexsort(keys)
     return [head[i] for i in order] + tail
 
 

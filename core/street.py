@@ -3,14 +3,15 @@
 Small linear models over the backbone features `look` already computes (and the garment's colour
 histogram), trained by `lookbot train-street` on CCP street crops (training/street_training.py):
 
-- the wearer: each garment votes women/men, and so does the person box; the votes are combined
-  in log-odds into one calibrated probability (see `WearerCall`);
+- the wearer: each garment votes women/men, and so do the person box and the head box; the
+  votes are combined in log-odds into one probability (see `WearerCall`);
 - the garment: its CCP label (coat, blouse, jeans, ...), turned into catalog article types by the
   one mapping in core/ccp_types.py, and its colour family (core/colour_names.py).
 
 `ArticleHint` carries one garment's prediction to the search: its likeliest type and a confident
 colour family filter (products that disagree move behind the products that agree), and every
-type's and family's probability re-ranks (core/rerank.py).
+type's and family's probability re-ranks (core/rerank.py). core/outfit.py reads one photo's
+outfit with it.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 
 from .ccp_types import likeliest, type_plausibility
-from .garment_geometry import garment_geometry, geometry_inputs, outfit_box
+from .garment_geometry import geometry_inputs
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +38,16 @@ class StreetModelError(ValueError):
 
 @dataclass
 class WearerCall:
-    """The wearer's gender: `gender` is women, men or unsure; `leaning` the likelier of the two."""
+    """The wearer's gender: `gender` is women, men or unsure; `leaning` the likelier of the two.
+
+    `p_women` comes from models fitted with both genders weighted alike, so it is not the chance
+    that the wearer is a woman on the street, where most photos show women: `lean` is where that
+    chance crosses one half (at the train photos' share of men, for such a fit)."""
 
     p_women: float
     low: float = 0.5  # at or below: men
     high: float = 0.5  # at or above: women
+    lean: float = 0.5  # in the unsure band, at or above: leaning women
 
     @property
     def gender(self) -> str:
@@ -53,7 +59,7 @@ class WearerCall:
 
     @property
     def leaning(self) -> str:
-        return "women" if self.p_women >= 0.5 else "men"
+        return "women" if self.p_women >= self.lean else "men"
 
     def to_json(self) -> dict:
         return {"gender": self.gender, "p_women": round(float(self.p_women), 3)}
@@ -78,8 +84,9 @@ def resolve_gender(choice: str, call: Optional[WearerCall]) -> tuple[str, bool, 
     """(gender to search, unisex first?, source) for the shopper's choice and the wearer call.
 
     A choice of men, women or any is the shopper's ("you"). "auto" takes the wearer's gender from
-    the photo; an unsure wearer gets unisex first, then the likelier gender's products, never
-    the other's, and never kids' (the men and women scopes hold no Boys or Girls products).
+    the photo; an unsure wearer gets unisex products and the likelier gender's, unisex first
+    among products of the garment's type (core/rerank.py), never the other gender's, and never
+    kids' (the men and women scopes hold no Boys or Girls products).
     """
     choice = (choice or "auto").strip().lower()
     if choice != "auto":
@@ -149,6 +156,7 @@ class StreetModel:
         self.geo_scale = float(meta["geometry_scale"])
         self.vote_weights = tuple(meta["vote_weights"])
         self.gender_low, self.gender_high = meta["gender_thresholds"]
+        self.gender_lean = float(meta.get("gender_leaning", 0.5))
         self.type_sure = float(meta["type_sure"])
         self.colour_sure = float(meta["colour_sure"])
         self.in_dim = self.mean.shape[0]
@@ -189,7 +197,7 @@ class StreetModel:
         h = self.head_logit(head_feats, shape) if head_feats is not None and shape is not None \
             else None
         return WearerCall(vote(list(g), p, h, self.vote_weights), self.gender_low,
-                          self.gender_high)
+                          self.gender_high, self.gender_lean)
 
     def articles(self, feats: np.ndarray, colour: np.ndarray, categories: Sequence[str],
                  geometry: np.ndarray) -> list[ArticleHint]:
@@ -256,45 +264,3 @@ def street_model_for(config, embedder) -> Optional[StreetModel]:
         log.warning("the street model learnt from %s features, not %s: retrain it (lookbot "
                     "train-street)", model.meta["features"], embedder.features_key)
     return model
-
-
-def wearer_boxes(model: Optional[StreetModel], shape: tuple, landmarks, boxes: list
-                 ) -> dict[str, tuple]:
-    """The boxes `model` reads for the wearer: "person" (the union of the article `boxes`) and
-    "head" (from the pose `landmarks`), in the pixels of an image of `shape` (h, w, ...)."""
-    from .regions import head_region
-
-    out: dict[str, tuple] = {}
-    if model is None or not boxes:
-        return out
-    if model.uses("person"):
-        out["person"] = outfit_box(boxes)
-    head = head_region(landmarks, shape[1], shape[0])
-    if head is not None and model.uses("head"):
-        out["head"] = head
-    return out
-
-
-def read_outfit(model: Optional[StreetModel], categories: Sequence[str],
-                boxes: Sequence[Sequence[tuple]], owners: Sequence[int], feats: np.ndarray,
-                colour: np.ndarray, extra: dict, shape: np.ndarray, choice: str
-                ) -> tuple[str, str, Optional[WearerCall], list[Optional[ArticleHint]]]:
-    """(gender to search, its source, the wearer call, one hint per article) for an outfit whose
-    articles have `boxes` and whose crops (`feats`, `colour`) belong to articles `owners`;
-    `extra` holds the person and head boxes' features. Without a model: the shopper's choice,
-    no call, no hints."""
-    call = None
-    hints: list[Optional[ArticleHint]] = [None] * len(categories)
-    if model is not None and len(categories):
-        own = np.asarray(owners)
-        art_feats = np.stack([feats[own == i].mean(0) for i in range(len(categories))])
-        art_colour = np.stack([colour[own == i].mean(0) for i in range(len(categories))])
-        call = model.wearer(art_feats, art_colour, extra.get("person"), extra.get("head"), shape)
-        outfit = outfit_box([b for article in boxes for b in article])
-        geometry = np.stack([garment_geometry(article, outfit) for article in boxes])
-        hints = list(model.articles(art_feats, art_colour, categories, geometry))
-    gender, unisex_first, source = resolve_gender(choice, call)
-    for h in hints:
-        if h is not None:
-            h.unisex_first = unisex_first
-    return gender, source, call, hints

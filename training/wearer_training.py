@@ -76,6 +76,10 @@ def fit_wearer(data: StreetSet, heads: HeadSet, x: np.ndarray, mean: np.ndarray,
         "unsure_share": round(float(((p_women > low) & (p_women < high)).mean()), 4)}
     models = {"garment_gender": fit(x[grow], yg), "person_gender": fit(px, yp),
               "head_gender": fit(hx, yp[hrow])}
-    meta = {"vote_weights": list(weights), "gender_thresholds": [low, high],
+    # the vote's P(women) is fitted with both genders weighted alike: with the train photos' mix
+    # of women and men, the chance that the wearer is a woman passes one half at their share of men
+    lean = float(men.sum() / len(yp))
+    report["leaning_from"] = round(lean, 4)
+    meta = {"vote_weights": list(weights), "gender_thresholds": [low, high], "gender_leaning": lean,
             "shape_mean": smean.astype(np.float32), "shape_std": sstd.astype(np.float32)}
     return models, meta, report

@@ -171,7 +171,7 @@ async def test_gender_overrides_the_wearer_the_photo_shows(look_engine, tmp_path
         bot.fake.send_photo(9, photo)  # no /gender yet: the wearer's
         await bot.settled()
         said = [c.text for c in bot.fake.sent(9) if c.text]
-        # "Men's picks · /gender to change", or unisex first then men's when unsure
+        # "Men's picks · /gender to change", or "Not sure whose: unisex or men's picks"
         assert any("men's picks · /gender" in t.lower() and "women" not in t.lower()
                    for t in said), said
         first = card_calls(bot, 9)

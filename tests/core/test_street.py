@@ -33,6 +33,10 @@ def test_the_unsure_band_and_the_leaning():
     unsure = WearerCall(0.45, 0.3, 0.7)
     assert unsure.gender == "unsure" and unsure.leaning == "men"
     assert WearerCall(0.3, 0.3, 0.7).gender == "men"  # the edges belong to the sides
+    # a P(women) fitted with the genders weighted alike leans women from the share of men in
+    # the photos it learnt from: on the street 0.3 is more often a woman than a man
+    assert WearerCall(0.3, 0.1, 0.7, lean=0.16).leaning == "women"
+    assert WearerCall(0.15, 0.1, 0.7, lean=0.16).leaning == "men"
 
 
 def test_the_shopper_s_choice_beats_the_photo_and_unsure_shows_unisex_first():
@@ -66,9 +70,9 @@ def test_a_sure_hint_filters_and_an_unsure_one_reranks():
     assert keys(rerank(_cands(), weight=0.0, hint=unsure)) == ["b", "c", "d", "a"]
     first = ArticleHint({"Jackets": 0.95}, {}, frozenset({"Jackets"}), None, unisex_first=True)
     assert keys(rerank(_cands(), weight=0.0, hint=first)) == ["d", "b", "c", "a"]
-    # an unsure wearer's unisex products come first even before a sure type
+    # but not before a sure type: the women's shirt, then the unisex jacket before the others
     shirt = ArticleHint({"Shirts": 0.95}, {}, frozenset({"Shirts"}), None, unisex_first=True)
-    assert keys(rerank(_cands(), weight=0.0, hint=shirt)) == ["d", "a", "b", "c"]
+    assert keys(rerank(_cands(), weight=0.0, hint=shirt)) == ["a", "d", "b", "c"]
 
 
 def test_a_right_colour_can_beat_a_likely_but_unsure_type():
@@ -105,6 +109,8 @@ def test_the_shipped_model_loads_offline_with_its_report(no_network):
                                                           "eyewear", "handbag"}
     low, high = model.gender_low, model.gender_high
     assert 0.0 < low <= 0.5 <= high < 1.0
+    women, men = report["wearer"]["photos"]["women"], report["wearer"]["photos"]["men"]
+    assert low < model.gender_lean < 0.5 and model.gender_lean == pytest.approx(men / (men + women))
     assert report["file"] == STREET_FILE and report["split"] == "detector_split.json:train"
 
 
