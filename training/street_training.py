@@ -33,8 +33,11 @@ log = logging.getLogger(__name__)
 FAMILIES = sorted(set(COLOUR_FAMILIES.values()))
 MIN_LABEL_COUNT = 5  # rarer CCP labels are left out of the type model
 COLOUR_L2 = 1e-3  # out of fold on the train photos: 0.815 at 1e-3, 0.801 at 3e-3, 0.763 at 1e-2
-TYPE_L2 = 1e-2  # with the geometry inputs; out of fold, top type plausible 0.885 (0.878 at 3e-3)
-GEOMETRY_SCALE = 3.0  # the geometry inputs' scale against the L2 penalty (out of fold, as above)
+# The type model's L2 and the geometry inputs' scale against it, chosen on the street picks of
+# out-of-fold predictions for the train photos (docs/MEASUREMENTS.md, "Street picks"): topwear
+# type@5 0.700 at 1e-2 and x3, 0.716 at 1e-1 and x3, 0.726 at 1e-1 and x6, 0.725 at 1e-1 and x10
+TYPE_L2 = 1e-1
+GEOMETRY_SCALE = 6.0
 # The likeliest type filters the search when at least this plausible, and a colour family when at
 # least this likely (core/street.py, core/rerank.py), chosen by the picks of out-of-fold
 # predictions on the train photos (docs/MEASUREMENTS.md, "Street picks"): the likeliest type
