@@ -10,6 +10,7 @@ from typing import Optional
 import sqlite_utils
 
 from core.config import Config
+from core.index import GENDER_ALIASES
 from core.records import SearchOptions
 
 GENDERS = ("men", "women", "any", "kids", "auto")  # auto: the wearer's, inferred from each photo
@@ -36,9 +37,7 @@ class UserPrefs:
 def parse_gender(text: str) -> Optional[str]:
     """"men", "women", "any", "kids" or "auto" from what the user typed, or None."""
     word = text.strip().lower()
-    aliases = {"man": "men", "male": "men", "woman": "women", "female": "women", "all": "any",
-               "everyone": "any", "kid": "kids", "children": "kids", "child": "kids"}
-    word = aliases.get(word, word)
+    word = GENDER_ALIASES.get(word, word)
     return word if word in GENDERS else None
 
 

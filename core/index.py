@@ -33,12 +33,16 @@ class IndexMismatch(RuntimeError):
     """Vectors from one embedding were offered to an index built by another."""
 
 
+# Other words for the scopes, the one table the CLI, the engine and the bot's /gender read.
+GENDER_ALIASES: dict[str, str] = {
+    "man": "men", "male": "men", "m": "men", "woman": "women", "female": "women", "w": "women",
+    "f": "women", "all": "any", "everyone": "any", "kid": "kids", "children": "kids",
+    "child": "kids"}
+
+
 def normalise_gender(gender: Optional[str]) -> str:
-    g = (gender or "any").strip().lower()
-    aliases = {"man": "men", "male": "men", "m": "men", "woman": "women", "female": "women",
-               "w": "women", "f": "women", "all": "any", "": "any", "kid": "kids",
-               "children": "kids", "child": "kids"}
-    g = aliases.get(g, g)
+    g = (gender or "").strip().lower() or "any"
+    g = GENDER_ALIASES.get(g, g)
     if g not in GENDER_SCOPES:
         raise ValueError(f"gender must be men, women, any or kids, not {gender!r}")
     return g

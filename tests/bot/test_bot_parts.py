@@ -71,7 +71,8 @@ def test_card_escapes_html_and_skips_links_that_are_not_web_pages():
 # --- preferences --------------------------------------------------------------------------------
 @pytest.mark.parametrize("text,expected", [("men", "men"), ("Women", "women"), ("female", "women"),
                                            ("ANY", "any"), ("kids", "kids"), ("children", "kids"),
-                                           ("everyone", "any"), ("aliens", None), ("", None)])
+                                           ("everyone", "any"), ("m", "men"), ("F", "women"),
+                                           ("aliens", None), ("", None)])
 def test_parse_gender(text, expected):
     assert parse_gender(text) == expected
 

@@ -120,6 +120,8 @@ def test_unknown_gender_is_refused_clearly():
     from core.index import normalise_gender
 
     assert normalise_gender("Women") == "women" and normalise_gender(None) == "any"
+    # the words the bot's /gender takes (one table, core.index.GENDER_ALIASES)
+    assert normalise_gender("everyone") == "any" and normalise_gender(" ") == "any"
     with pytest.raises(ValueError):
         normalise_gender("robots")
 
