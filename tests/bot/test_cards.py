@@ -138,3 +138,16 @@ def test_tiles_are_drawn_once_and_again_when_the_product_or_its_picture_changes(
     assert kept.maxsize == collage.TILE_CACHE_BYTES
     tile = collage.tile(product(2), collage.sources(product(2)), collage.SMALL)
     assert kept.getsizeof(tile) == tile.width * tile.height * 3  # bounded by the pixels kept
+
+
+def test_the_summary_says_whose_picks_and_how_sure():
+    from core.records import LookResult
+
+    ok = GateVerdict(True, "ok", "")
+    said = lambda **kw: cards.whose(LookResult("p.jpg", ok, **kw))
+    assert said(gender="women", gender_source="photo",
+                wearer={"gender": "women"}) == "Women's picks · /gender to change"
+    # an unsure wearer: unisex and the likelier gender's products, and a nudge to choose
+    assert said(gender="women", gender_source="photo", wearer={"gender": "unsure"}) == \
+        "Not sure whose: unisex or women's picks · /gender to choose"
+    assert said(gender="men", gender_source="you") == "Men's picks, as you chose · /gender to change"
