@@ -17,7 +17,7 @@ from telegram.ext import ContextTypes
 
 from core.config import Config
 from core.draw import render, to_jpeg
-from core.records import LookResult
+from core.records import LookResult, SearchOptions
 
 from . import cards
 from .photo_queue_store import PhotoQueueStore
@@ -52,7 +52,9 @@ class Services:
 @dataclass(eq=False)  # it holds an array: the persistence's change check compares user_data
 class Shown:
     """One article's results as far as paged, for "More like this", kept in user_data; `embedding`
-    expires old buttons; `gender`, `hint`: whose products and the street hint later pages keep."""
+    expires old buttons; `gender`, `budget`, `hint`: whose products, the price limit and the
+    street hint the look searched with, which its later pages keep (a /gender or /budget given
+    since applies to the next photo: a page searched otherwise would repeat or skip products)."""
 
     category: str
     vector: np.ndarray
@@ -60,6 +62,7 @@ class Shown:
     embedding: str = ""
     gender: str = "any"
     hint: Optional[Any] = None
+    budget: Optional[int] = None
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
@@ -151,7 +154,7 @@ async def send_result(message: Message, context: ContextTypes.DEFAULT_TYPE, resu
         return
     budget = svc.prefs.get(message.from_user.id).budget if message.from_user else None
     shown = [Shown(a.detection.category, a.vector, 0, svc.engine.embedding_version,
-                   result.gender, a.hint) for a in result.articles]
+                   result.gender, a.hint, budget) for a in result.articles]
     # Every card renders in the pool while the boxed photo is drawn and sent: PIL work off the path
     renders = [start_card(context, s, a.products, budget) for s, a in zip(shown, result.articles)]
     try:
@@ -222,12 +225,12 @@ async def more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if shown is None or shown.embedding != svc.engine.embedding_version:
         await query.answer(cards.EXPIRED, show_alert=True)
         return
-    await query.answer()
     nxt = replace(shown, offset=shown.offset + svc.config.k)
-    looks[key] = nxt  # moved on before the search: a tap meanwhile gets the page after this one
+    looks[key] = nxt  # moved on before any await: a tap meanwhile gets the page after this one
     looks.move_to_end(key)
-    options = svc.prefs.get(update.effective_user.id).options(svc.config.k, nxt.offset,
-                                                                 shown.gender)
+    await query.answer()
+    options = SearchOptions(gender=shown.gender, k=svc.config.k, budget=shown.budget,
+                            offset=nxt.offset)
     products = await svc.pool.run(svc.engine.search, nxt.vector, nxt.category, options,
                                   (), shown.hint)
     await send_card(update.effective_chat.id, context, nxt, products, options.budget, key=key)

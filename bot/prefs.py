@@ -23,10 +23,9 @@ class UserPrefs:
     gender: str = "auto"
     budget: Optional[int] = None  # maximum price in rupees
 
-    def options(self, k: int, offset: int = 0, inferred: Optional[str] = None) -> SearchOptions:
-        """`inferred`: the gender a look inferred, which later pages of it keep under auto."""
-        gender = inferred if self.gender == "auto" and inferred else self.gender
-        return SearchOptions(gender=gender, k=k, budget=self.budget, offset=offset)
+    def options(self, k: int) -> SearchOptions:
+        """A new photo's search (its later pages keep what it searched with: bot/handlers.py)."""
+        return SearchOptions(gender=self.gender, k=k, budget=self.budget)
 
     def describe(self) -> str:
         budget = f"up to ₹{self.budget:,}" if self.budget is not None else "no limit"

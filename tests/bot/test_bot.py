@@ -63,13 +63,16 @@ async def test_full_shot_gets_cards_per_article_and_more_like_this_pages(look_en
         assert new and not (new & old), "More like this shows different products"
         assert page2.buttons()[0]["text"] == str(len(old) + 1), "numbering continues"
         assert bot.fake.sent(None, "answerCallbackQuery")
-        # the same button again (a double tap, or an older card): the page after, not a repeat
+        # the same button again, twice without waiting (a double tap, or an older card): the
+        # two pages after, neither a repeat
         bot.fake.press(user, first.result, more[0])
-        await bot.fake.wait_for(lambda: len(card_calls(bot, user)) > len(cards_sent) + 1, 60)
-        page3 = card_calls(bot, user)[-1]
-        third = {b["url"] for b in page3.buttons() if "url" in b}
-        assert third and not (third & (old | new))
-        assert page3.buttons()[0]["text"] == str(len(old) + len(new) + 1)
+        bot.fake.press(user, first.result, more[0])
+        await bot.fake.wait_for(lambda: len(card_calls(bot, user)) > len(cards_sent) + 2, 60)
+        pages = card_calls(bot, user)[-2:]
+        third, fourth = ({b["url"] for b in p.buttons() if "url" in b} for p in pages)
+        assert third and fourth and not (third & fourth) and not ((third | fourth) & (old | new))
+        assert sorted(p.buttons()[0]["text"] for p in pages) == \
+            sorted([str(len(old) + len(new) + 1), str(len(old) + len(new) + len(third) + 1)])
 
         bot.fake.press(user, first.result, "more:expired")
         answers = await bot.fake.wait_for(
@@ -185,6 +188,17 @@ async def test_gender_overrides_the_wearer_the_photo_shows(look_engine, tmp_path
                    for c in bot.fake.sent(9)[-len(second) - 2:] if c.text)
         assert "person in each photo" in await say(bot, 9, "/gender auto")
         assert "Gender: from the photo" in await say(bot, 9, "/settings")
+        # "More like this" on the women's look: its next page, still women's, though the choice
+        # has changed since (it applies to the next photo)
+        assert "men" in await say(bot, 9, "/gender men")
+        more = next(b["callback_data"] for b in second[0].buttons()
+                    if b.get("callback_data", "").startswith("more:"))
+        bot.fake.press(9, second[0].result, more)
+        page2 = (await bot.fake.wait_for(lambda: card_calls(bot, 9)[len(first) + len(second):], 60))[0]
+        shown = {b["url"] for b in second[0].buttons() if "url" in b}
+        later = {b["url"] for b in page2.buttons() if "url" in b}
+        assert later and not (later & shown) and genders([page2]) <= set(women)
+        assert page2.buttons()[0]["text"] == str(len(shown) + 1)
 
 
 async def test_preferences_persist_across_a_restart(look_engine, tmp_path):
