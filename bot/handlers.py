@@ -94,7 +94,7 @@ async def gender(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def budget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/budget <max rupees>|off: a price limit for every search."""
     svc, uid = services(context), update.effective_user.id
-    ok, rupees = parse_budget(context.args[0]) if context.args else (False, None)
+    ok, rupees = parse_budget(" ".join(context.args)) if context.args else (False, None)
     if not ok:
         await update.effective_message.reply_text("Usage: /budget 2000 (in rupees) or /budget off")
         return

@@ -41,8 +41,10 @@ def parse_gender(text: str) -> Optional[str]:
 
 
 def parse_budget(text: str) -> tuple[bool, Optional[int]]:
-    """(valid, rupees) from "2000", "₹2,000", "2k" or "off" (rupees None)."""
-    word = text.strip().lower().replace(",", "").replace("₹", "").replace("rs", "").strip()
+    """(valid, rupees) from "2000", "₹2,000", "Rs 999", "1 500", "2k rupees" or "off" (rupees
+    None): everything the user typed after /budget, spaces and a currency word included."""
+    word = re.sub(r"(?<=\d) (?=\d{3}\b)", "", text.strip().lower())  # "1 500": a thousands space
+    word = re.sub(r",|₹|\b(?:rs\.?|inr|rupees?)(?=[\d\s]|$)", "", word).strip()
     if word in ("off", "none", "no"):
         return True, None
     match = re.fullmatch(r"(\d+(?:\.\d+)?)(k?)", word)

@@ -209,7 +209,9 @@ async def test_preferences_persist_across_a_restart(look_engine, tmp_path):
         assert "men's, women's and unisex" in await say(bot, 5, "/gender any")
         assert "Usage" in await say(bot, 5, "/budget cheap")
         assert "women" in await say(bot, 5, "/gender women")
-        assert "₹1,500" in await say(bot, 5, "/budget ₹1,500")
+        assert "₹1,500" in await say(bot, 5, "/budget 1 500")  # the whole of it, not ₹1
+        assert "Usage" in await say(bot, 5, "/budget 500 1000")
+        assert "₹1,500" in await say(bot, 5, "/budget Rs 1,500")
         assert "auto" in await say(bot, 6, "/settings")  # others keep the defaults
     async with running_bot(look_engine, config) as bot:
         settings = await say(bot, 5, "/settings")

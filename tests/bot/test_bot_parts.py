@@ -80,7 +80,11 @@ def test_parse_gender(text, expected):
 @pytest.mark.parametrize("text,expected", [("2000", (True, 2000)), ("₹1,500", (True, 1500)),
                                            ("2k", (True, 2000)), ("off", (True, None)),
                                            ("cheap", (False, None)), ("-5", (False, None)),
-                                           ("0", (False, None))])
+                                           ("0", (False, None)), ("Rs 999", (True, 999)),
+                                           ("₹ 1500", (True, 1500)), ("INR 800", (True, 800)),
+                                           ("1 500", (True, 1500)), ("2k rupees", (True, 2000)),
+                                           ("1,50,000", (True, 150000)),
+                                           ("500 1000", (False, None))])  # a range, not ₹5,001,000
 def test_parse_budget(text, expected):
     assert parse_budget(text) == expected
 
