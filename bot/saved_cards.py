@@ -20,6 +20,8 @@ from .saved import REMOVE_PREFIX, SAVED_LIMIT, Change
 SAVED = "♥ Saved. /saved lists your saved items; I'll tell you when the price drops."
 SAVED_UNPRICED = ("♥ Saved. /saved lists your saved items; I'll tell you if it goes out of "
                   "stock.")  # the catalog has no price for it, so no price drop can be seen
+SAVED_QUIET = ("♥ Saved. /saved lists your saved items. Your alerts are off: /alerts on to hear "
+               "when a saved item's price drops or it goes out of stock.")
 ALREADY_SAVED = "You saved this one already: /saved lists your saved items."
 NOT_IN_CATALOG = "That product is no longer in the catalog, so I can't save it."
 TOO_MANY = (f"You have {SAVED_LIMIT} saved items, the most I keep. Remove some with /saved "

@@ -44,8 +44,10 @@ async def save(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         text = texts.TOO_MANY
     else:
         alerts.store.save(uid, row, alerts.catalog.to_product(row).image)
-        text = texts.SAVED if row.get("price") is not None else texts.SAVED_UNPRICED
-    await query.answer(text, show_alert=text not in (texts.SAVED, texts.SAVED_UNPRICED))
+        text = texts.SAVED_QUIET if not alerts.store.alerts_on(uid) else \
+            texts.SAVED if row.get("price") is not None else texts.SAVED_UNPRICED  # no drop to see
+    await query.answer(text, show_alert=text not in (texts.SAVED, texts.SAVED_UNPRICED,
+                                                      texts.SAVED_QUIET))
 
 
 async def remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -57,6 +57,10 @@ async def test_save_list_remove_and_every_bad_input(tmp_path):
         assert await text_reply(fake, 11, "/alerts maybe") == texts.ALERTS_USAGE.format(state="on")
         assert await text_reply(fake, 11, "/alerts") == texts.ALERTS_USAGE.format(state="on")
         assert await text_reply(fake, 11, "/alerts off") == texts.ALERTS_OFF
+        # with alerts off, saving promises no alert and says how to turn them on
+        assert await text_reply(fake, 14, "/alerts off") == texts.ALERTS_OFF
+        assert await answer_to_press(fake, 14, message, hearts[1]["callback_data"]) == \
+            texts.SAVED_QUIET
 
     # the product leaves the catalog: one marked inactive by a crawl, one gone altogether
     catalog.db.execute("update products set active = 0 where id = ?", [tee])
