@@ -96,10 +96,14 @@ def saved_cards(products: Sequence[SavedProduct]) -> list[Card]:
 
 def without_button(markup: Optional[InlineKeyboardMarkup], data: str
                    ) -> Optional[InlineKeyboardMarkup]:
-    """The keyboard with the button that sent `data` taken out (after a removal)."""
+    """The keyboard after a removal: the ✕ n button that sent `data` taken out, and the item's
+    link button n with it (a removed item is not offered any more)."""
     if markup is None:
         return None
-    rows = [[b for b in row if b.callback_data != data] for row in markup.inline_keyboard]
+    number = next((b.text.removeprefix("✕ ") for row in markup.inline_keyboard for b in row
+                   if b.callback_data == data), None)
+    rows = [[b for b in row if b.callback_data != data and not (b.url and b.text == number)]
+            for row in markup.inline_keyboard]
     return InlineKeyboardMarkup([row for row in rows if row])
 
 

@@ -93,6 +93,8 @@ async def test_save_list_remove_and_every_bad_input(tmp_path):
         edit = (await fake.wait_for(lambda: fake.sent(11, "editMessageReplyMarkup"), 20))[-1]
         left = json.dumps(edit.params["reply_markup"])
         assert removes[0]["callback_data"] not in left and removes[1]["callback_data"] in left
+        # the removed item's link goes with its ✕; the other item's stays
+        assert links[0] not in left and links[1] in left
         assert await answer_to_press(fake, 11, shown.result, removes[0]["callback_data"]) == \
             texts.ALREADY_REMOVED  # removing an item that is gone
         fake.send_text(11, "/saved")
