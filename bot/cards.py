@@ -177,7 +177,9 @@ def unpriced_note(products: Sequence[Product], budget: Optional[int]) -> str:
     """Under a card, when a budget is set but none of its products has a price."""
     if budget is None or not products or any(p.price is not None for p in products):
         return ""
-    return f"\n<i>No prices are listed for these, so your ₹{budget:,} limit can't filter them.</i>"
+    # not "the catalog has no prices": under a tight budget these may be all that is left
+    return (f"\n<i>None of these lists a price, so I couldn't check them against your "
+            f"₹{budget:,} limit.</i>")
 
 
 def caption(category: str, products: Sequence[Product], first: int = 1,
