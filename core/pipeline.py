@@ -23,7 +23,7 @@ from .detect import Detector, build_detector, scale_detections
 from .embed import Embedder
 from .garment_geometry import outfit_box
 from .gate import GateThresholds, PoseGate
-from .imageio import BadImage, Photo, decode
+from .imageio import BAD_INPUT_MESSAGES, BadImage, Photo, decode
 from .index import CatalogIndex, IndexMismatch, current_version, normalise_gender
 from .records import (Article, Detection, DetectResult, GateVerdict, LookResult, Product,
                       SearchOptions, SimilarResult)
@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 RERANK_WINDOW = 50
 # With a street hint more candidates are read, so a sure type or colour still finds k products.
 STREET_WINDOW = 400
+# A photo to look at must be at least this long on its longer side: below it a full-body shot
+# leaves each garment a few dozen pixels, too few to tell its kind or the wearer (at 120 px a
+# man was read as a woman with confidence), so the user is asked for a bigger one instead.
+MIN_LOOK_SIDE = 240
 RANK_COLUMNS = (*LABELS, "active", "price")  # the catalog columns a search ranks and filters by
 
 
@@ -191,6 +195,11 @@ class Engine:
             image = self.decode(data)
         except BadImage as exc:
             return LookResult(photo, GateVerdict(False, exc.reason, exc.message))
+        if max(image.width, image.height) < MIN_LOOK_SIDE:
+            log.info("photo %s refused: %dx%d is too small to look at", photo, image.width,
+                     image.height)
+            return LookResult(photo, GateVerdict(False, "image_too_small",
+                                                 BAD_INPUT_MESSAGES["image_too_small"]))
         timings["decode"] = time.perf_counter() - t
 
         t = time.perf_counter()

@@ -116,6 +116,16 @@ def test_look_honours_gender_and_paging(engine):
         assert not {p.id for p in page2} & {p.id for p in article.products}
 
 
+def test_a_thumbnail_is_asked_for_again_bigger(engine):
+    from tests.helpers import small_jpeg
+
+    # the same full shot: refused as a 200 px thumbnail, looked at from 320 px
+    tiny = engine.look(small_jpeg(PEOPLE / "full_ccp_0032.jpg", 200), "tiny.jpg")
+    assert tiny.verdict.reason == "image_too_small" and "bigger photo" in tiny.verdict.message
+    assert not tiny.articles
+    assert engine.look(small_jpeg(PEOPLE / "full_ccp_0032.jpg", 320)).verdict.reason == "ok"
+
+
 def test_unknown_gender_is_refused_clearly():
     from core.index import normalise_gender
 
