@@ -66,13 +66,18 @@ def _mean(values: Sequence[float]) -> Optional[float]:
 
 
 def eval_picks(engine, config, ccp_dir: Path, items: Sequence, gallery: np.ndarray,
-               photos: Sequence[str], k: int = 5, cache_dir: Optional[Path] = None
-               ) -> dict[str, Any]:
-    """The street picks part: figures per variant, overall and per category."""
+               photos: Sequence[str], k: int = 5, cache_dir: Optional[Path] = None,
+               sheet: Optional[Path] = None) -> dict[str, Any]:
+    """The street picks part: figures per variant, overall and per category; with `sheet`, a
+    picture of some garments' picks there (measure/picks_sheet.py)."""
     from core.pipeline import RERANK_WINDOW, STREET_WINDOW
     from core.rerank import Candidate, rerank
     from core.street import resolve_gender
-    from training.street_data import build_head_set, build_street_set, read_wearers
+    from core.garment_geometry import outfit_box
+    from training.street_data import (build_head_set, build_street_set, labelled_boxes,
+                                      read_wearers)
+
+    from .contact_sheets import draw_picks, sheet_rows
 
     segmenter = engine.segmenter if config.segmenter_cut == "white" else None
     data = build_street_set(engine.embedder, config, photos, ccp_dir, cache_dir=cache_dir,
@@ -101,6 +106,8 @@ def eval_picks(engine, config, ccp_dir: Path, items: Sequence, gallery: np.ndarr
                                                  data.geometry[rows])):
                 hints[r] = h
     weight = config.rerank_weight
+    drawn = set(sheet_rows(list(zip(data.images, data.categories)))) if sheet else set()
+    sheet_cells = []
     scores: dict[str, dict[str, dict[str, list[float]]]] = {
         v: defaultdict(lambda: defaultdict(list)) for v in VARIANTS}
     owners: dict[str, dict[str, dict[str, list[str]]]] = {  # the photo of each score
@@ -126,6 +133,12 @@ def eval_picks(engine, config, ccp_dir: Path, items: Sequence, gallery: np.ndarr
                 "gender": items[rows[j]].gender}) for j in near]
             top = [items[int(c.key)] for c in rerank(cands, weight=weight, window=window,
                                                        hint=hint)[:k]]
+            if v == "street" and i in drawn:
+                call = calls.get(im)
+                sheet_cells.append((im, data.labels[i], f"{data.labels[i]}\n" + (
+                    f"{call.gender} {call.p_women:.2f}" if call else ""), [
+                    (p.file, f"{p.article_type}\n{p.gender} {p.colour}",
+                     plausible(data.labels[i], p.article_type)) for p in top]))
             for key in ("all", data.categories[i]):
                 s, o = scores[v][key], owners[v][key]
                 if truth in WEARER_GENDER:
@@ -163,6 +176,11 @@ def eval_picks(engine, config, ccp_dir: Path, items: Sequence, gallery: np.ndarr
         out["variants"][v] = fig
     if calls:
         out["wearer_calls"] = _wearer_table(calls, wearers)
+    if sheet_cells:
+        boxes = labelled_boxes(ccp_dir, sorted({c[0] for c in sheet_cells}))
+        out["contact_sheet"] = str(draw_picks(
+            [(im, outfit_box(boxes[(im, label)]), caption, picks)
+             for im, label, caption, picks in sheet_cells], ccp_dir, sheet))
     return out
 
 

@@ -1,7 +1,8 @@
 """The retrieval's evaluation: catalog-to-catalog P@k and street-to-shop agreement@k per embedding.
 
-Also what it needs of its own: the catalog features, the per-category exact search, and the
-contact sheet of examples. The street garments it queries with are measure/eval_street.py.
+Also what it needs of its own: the catalog features and the per-category exact search. Its
+contact sheet of examples is drawn by measure/contact_sheets.py; the street garments it queries
+with are measure/eval_street.py.
 """
 from __future__ import annotations
 
@@ -11,47 +12,17 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from core.config import REPO_ROOT, Config
 from core.catalog_items import CatalogItem, catalog_items_from_db, load_catalog_items
+from .contact_sheets import contact_sheet
 from .eval_data import detector_val_photos, held_out_ids, limited, load_rgb_file, progress
 from .eval_metrics import CATALOG_SCORES, GOALS, STREET_SCORES, category_knn, scores_at_k
 from .eval_street import street_garments
 from core.records import CATEGORIES
 
 log = logging.getLogger(__name__)
-
-
-# ------------------------------------------------------------------------------- contact sheet
-
-def contact_sheet(rows: Sequence[tuple[Image.Image, str, Sequence[tuple[Image.Image, str]]]],
-                  path: Path, cell: tuple[int, int] = (96, 128)) -> Path:
-    """One row per query: the query crop, then its results, each with a caption below."""
-    cw, ch = cell
-    cap = 26
-    ncols = 1 + max((len(r[2]) for r in rows), default=0)
-    sheet = Image.new("RGB", (ncols * (cw + 6) + 6, max(1, len(rows)) * (ch + cap + 6) + 6),
-                      (255, 255, 255))
-    draw = ImageDraw.Draw(sheet)
-
-    def put(im: Image.Image, text: str, col: int, row: int, frame: tuple[int, int, int]):
-        x, y = 6 + col * (cw + 6), 6 + row * (ch + cap + 6)
-        im = im.convert("RGB").copy()
-        im.thumbnail((cw, ch))
-        sheet.paste(im, (x + (cw - im.width) // 2, y + (ch - im.height) // 2))
-        draw.rectangle((x - 1, y - 1, x + cw, y + ch), outline=frame)
-        for i, line in enumerate(text.split("\n")[:2]):
-            draw.text((x, y + ch + 2 + i * 12), line[:17], fill=(0, 0, 0))
-
-    for r, (query, caption, results) in enumerate(rows):
-        put(query, caption, 0, r, (220, 40, 40))
-        for c, (im, text) in enumerate(results):
-            put(im, text, c + 1, r, (160, 160, 160))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(path)
-    return path
 
 
 # ------------------------------------------------------------------------------- embeddings
@@ -262,7 +233,8 @@ def eval_retrieval(engine, config: Config, out_dir: Path, ccp_dir: Path, catalog
 
         out["street_picks"] = eval_picks(
             engine, config, ccp_dir, items, gallery[runs[best][0]], limited(photos, limit), k,
-            cache_dir=None if limit is not None else REPO_ROOT / "runs" / "street")
+            cache_dir=None if limit is not None else REPO_ROOT / "runs" / "street",
+            sheet=out_dir / "street_picks.png")
 
     if sheet_rows:
         path = contact_sheet(sheet_rows, out_dir / "contact_sheet.png")

@@ -212,6 +212,8 @@ def format_eval(report: dict[str, Any]) -> str:
             lines.append("  wearer (labelled -> inferred): " + "; ".join(
                 f"{t}: " + ", ".join(f"{g} {n}" for g, n in sorted(row.items()))
                 for t, row in sorted(sp["wearer_calls"].items())))
+        if sp.get("contact_sheet"):
+            lines.append(f"  picture of some garments' picks: {sp['contact_sheet']}")
     if report.get("contact_sheet"):
         lines += ["", f"contact sheet: {report['contact_sheet']}"]
     return "\n".join(lines)

@@ -15,7 +15,8 @@ from measure.eval_labels import (COLOUR_FAMILIES, COLOUR_RGB, PLAUSIBLE_TYPES, S
                               same_gender_group)
 from measure.eval_metrics import (accuracy, average_precision, class_recall, confusion_matrix,
                                detection_map, exact_knn, iou, precision_at_k)
-from measure.eval_retrieval import _category_knn, contact_sheet
+from measure.contact_sheets import contact_sheet
+from measure.eval_retrieval import _category_knn
 from measure.eval_street import street_garments
 from measure.evaluate import format_eval
 from core.records import CATEGORIES
