@@ -246,6 +246,10 @@ def test_eval_command_end_to_end_on_a_tiny_subset(tmp_path, capsys):
     if has_model:  # one photo: every draw is that photo, so the interval is the figure itself
         iv = picks["variants"]["street"]["interval95"]["type_at5"]
         assert iv == [picks["variants"]["street"]["type_at5"]] * 2
+        from PIL import Image
+
+        with Image.open(picks["contact_sheet"]) as sheet:  # the photo's garments and their picks
+            assert sheet.height > 128 * picks["n_garments"] and sheet.width > 6 * 96
     assert Path(report["contact_sheet"]).exists()
     assert json.loads((tmp_path / "eval.json").read_text())["gate"] == report["gate"]
     text = format_eval(report)
