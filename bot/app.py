@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 from aiolimiter import AsyncLimiter
 from telegram import BotCommand, Update
-from telegram.error import TimedOut
+from telegram.error import InvalidToken, NetworkError, TimedOut
 from telegram.ext import (AIORateLimiter, Application, BaseHandler, CallbackQueryHandler,
                           CommandHandler, MessageHandler, PersistenceInput, PicklePersistence,
                           filters)
@@ -195,9 +195,17 @@ class RedactToken(logging.Filter):
         self.token = token
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.token and self.token in record.getMessage():
+        if not self.token:
+            return True
+        if self.token in record.getMessage():
             record.msg = record.getMessage().replace(self.token, "<token>")
             record.args = ()
+        if record.exc_info and not record.exc_text:  # a traceback's text is the formatter's own
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and self.token in record.exc_text:
+            record.exc_text = record.exc_text.replace(self.token, "<token>")
+        if record.stack_info and self.token in record.stack_info:
+            record.stack_info = record.stack_info.replace(self.token, "<token>")
         return True
 
 
@@ -261,7 +269,16 @@ def main() -> int:
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     protect_token(token)
-    return run(config, token)
+    try:
+        return run(config, token)
+    except InvalidToken:
+        print(f"lookbot bot: Telegram refused the token in {TOKEN_ENV}; check it with @BotFather.",
+              file=sys.stderr)
+    except NetworkError as exc:  # before the first update: at startup, not a passing outage
+        print(f"lookbot bot: cannot reach Telegram at {config.telegram_base_url} "
+              f"({str(exc).replace(token, '<token>')}); check the network or "
+              "LOOKBOT_TELEGRAM_BASE_URL.", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

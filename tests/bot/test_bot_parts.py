@@ -226,10 +226,14 @@ def test_token_never_reaches_the_log():
                                            "getMe", TOKEN)
         logging.getLogger("telegram.ext").error("failed for https://x/bot%s/sendPhoto", TOKEN)
         logging.getLogger("anything").error("token %s", TOKEN)
+        try:  # a traceback's text too: telegram's InvalidToken names the token it was given
+            raise ValueError(f"The token `{TOKEN}` was rejected by the server.")
+        except ValueError:
+            logging.getLogger("telegram.ext").exception("bootstrap failed")
     finally:
         root.removeHandler(handler)
     text = stream.getvalue()
-    assert TOKEN not in text and text.count("<token>") == 3
+    assert TOKEN not in text and text.count("<token>") == 4
     assert logging.getLogger("httpx").getEffectiveLevel() >= logging.WARNING
 
 

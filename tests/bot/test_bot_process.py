@@ -163,3 +163,25 @@ async def test_photos_taken_before_sigkill_are_answered_once_in_order_by_the_nex
     finally:
         await stop_process(proc)
         await fake.stop()
+
+
+@pytest.mark.slow
+async def test_a_refused_token_or_an_unreachable_telegram_is_one_clear_line_without_the_token(
+        tmp_path):
+    fake = await FakeTelegram().start()  # it answers 401 to any other token, as Telegram does
+    wrong = "123456:WRONGtokenWRONGtoken"
+    try:
+        for base, said in ((fake.base_url, "Telegram refused the token in TELEGRAM_BOT_TOKEN"),
+                           (f"http://127.0.0.1:{free_port()}/bot", "cannot reach Telegram")):
+            env = {**os.environ, "TELEGRAM_BOT_TOKEN": wrong, "LOOKBOT_TELEGRAM_BASE_URL": base,
+                   "LOOKBOT_CRAWL_TIME": "off", "LOOKBOT_BOT_DB": str(tmp_path / "bot.db")}
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot.app", cwd=REPO, env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await asyncio.wait_for(proc.communicate(), 240)
+            assert proc.returncode == 2
+            assert wrong not in (out + err).decode()
+            assert said in err.decode().strip().splitlines()[-1]
+    finally:
+        await fake.stop()
+
