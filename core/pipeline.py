@@ -193,13 +193,13 @@ class Engine:
         t = time.perf_counter()
         try:
             image = self.decode(data)
-        except BadImage as exc:
-            return LookResult(photo, GateVerdict(False, exc.reason, exc.message))
+        except BadImage as exc:  # not looked at: no one was seen
+            return LookResult(photo, GateVerdict(False, exc.reason, exc.message, people=0))
         if max(image.width, image.height) < MIN_LOOK_SIDE:
             log.info("photo %s refused: %dx%d is too small to look at", photo, image.width,
                      image.height)
             return LookResult(photo, GateVerdict(False, "image_too_small",
-                                                 BAD_INPUT_MESSAGES["image_too_small"]))
+                                                 BAD_INPUT_MESSAGES["image_too_small"], people=0))
         timings["decode"] = time.perf_counter() - t
 
         t = time.perf_counter()

@@ -24,8 +24,10 @@ def search_options(fn: Callable) -> Callable:
         click.option("--gender", type=click.Choice(["auto", "men", "women", "any", "kids"]),
                      default="auto", show_default=True,
                      help="whose products; auto: the wearer's, inferred from the photo"),
-        click.option("--k", type=int, default=5, show_default=True, help="products per article"),
-        click.option("--budget", type=int, default=None, help="maximum price in rupees"),
+        click.option("--k", type=click.IntRange(min=1), default=None,
+                     help="products per article  [default: LOOKBOT_K, 5]"),
+        click.option("--budget", type=click.IntRange(min=1), default=None,
+                     help="maximum price in rupees"),
         click.option("--json", "as_json", is_flag=True, help="one JSON line per photo"),
     ]):
         fn = option(fn)

@@ -12,16 +12,25 @@ from .common import (CATEGORIES, DEFAULT_PHOTO, config, detect_text, echo_json, 
                      search_options, similar_text)
 
 
-def _options(gender: str, k: int, budget: Optional[int]):
+def _options(gender: str, k: Optional[int], budget: Optional[int]):
     from core.records import SearchOptions
 
-    return SearchOptions(gender=gender, k=k, budget=budget)
+    return SearchOptions(gender=gender, k=k if k is not None else config().k, budget=budget)
+
+
+def _image_path(ctx, param, value: Optional[Path]) -> Optional[Path]:
+    """--draw's file must name an image format, checked before any photo is looked at."""
+    from PIL import Image
+
+    if value is not None and value.suffix.lower() not in Image.registered_extensions():
+        raise click.BadParameter(f"{value} has no image suffix; use one such as .jpg or .png")
+    return value
 
 
 @click.command()
 @click.argument("photos", nargs=-1)
 @search_options
-@click.option("--draw", type=click.Path(path_type=Path), metavar="OUT.jpg",
+@click.option("--draw", type=click.Path(path_type=Path), metavar="OUT.jpg", callback=_image_path,
               help="save the photo with boxes drawn (numbered for several photos)")
 def look(photos, gender, k, budget, as_json, draw):
     """Gate, detect and find products for outfit photos (default: the bundled example)."""

@@ -44,7 +44,9 @@ def test_look_json_contract_and_batch_goes_on_after_bad_input(bad_files):
     by_name = {line["photo"].rsplit("/", 1)[-1]: line for line in lines}
     assert by_name["empty.jpg"]["reason"] == "empty_file"
     assert by_name["truncated.jpg"]["reason"] == "damaged_image"
-    assert by_name["missing.jpg"]["reason"] == "empty_file"
+    assert by_name["missing.jpg"]["reason"] == "unreadable_file"
+    assert by_name["missing.jpg"]["message"] == "There is no such file."
+    assert by_name["empty.jpg"]["people"] == 0  # not looked at: no one seen
     assert by_name["text.jpg"]["reason"] == "unreadable_image"
     assert by_name["half_upper_body.jpg"]["reason"] == "feet_out_of_frame"
     for line in lines:
@@ -114,6 +116,24 @@ def test_look_honours_gender_and_paging(engine):
         page2 = engine.search(article.vector, article.detection.category,
                               SearchOptions(gender="men", k=4, offset=4))
         assert not {p.id for p in page2} & {p.id for p in article.products}
+
+
+def test_k_comes_from_lookbot_k_unless_given(monkeypatch):
+    from lookbot.engine_commands import _options
+
+    monkeypatch.setenv("LOOKBOT_K", "2")
+    assert _options("auto", None, None).k == 2 and _options("auto", 7, None).k == 7
+
+
+def test_a_path_that_is_no_file_is_named_for_what_it_is(engine, tmp_path):
+    from core.files import detect_files, look_files
+
+    (path, missing), (_, folder) = look_files(engine, [str(tmp_path / "nope.jpg"), str(tmp_path)])
+    assert (missing.verdict.reason, missing.verdict.message) == ("unreadable_file",
+                                                                 "There is no such file.")
+    assert folder.verdict.message == "That is a folder, not a photo." and path.endswith("nope.jpg")
+    ((_, detected),) = detect_files(engine, [str(tmp_path)])
+    assert detected.reason == "unreadable_file" and not detected.detections
 
 
 def test_a_thumbnail_is_asked_for_again_bigger(engine):

@@ -25,6 +25,10 @@ def test_the_former_module_entry_points_are_commands():
     (["look", "--gender", "robots"], "'robots' is not one of 'auto', 'men', 'women', 'any', 'kids'"),
     (["train-detector", "--no-early-stop"], "No such option '--no-early-stop'"),
     (["no-such-command"], "No such command 'no-such-command'"),
+    # checked before any photo is looked at: a batch never dies half-way on its options
+    (["look", "--draw", "out.txt"], "out.txt has no image suffix"),
+    (["look", "--k", "0"], "0 is not in the range x>=1"),
+    (["similar", "--category", "topwear", "--budget", "-5", "x.jpg"], "-5 is not in the range x>=1"),
 ])
 def test_a_usage_error_exits_2_with_a_message(capsys, argv, words):
     assert main(argv) == 2
