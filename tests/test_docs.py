@@ -23,3 +23,13 @@ def test_every_setting_is_in_the_readme_with_its_default(env, default):
     row = re.search(rf"^\| `{re.escape(env)}` \| (.*?) \|", README, re.MULTILINE)
     assert row, f"README.md's settings table has no row for {env}"
     assert row.group(1) == (f"`{default}`" if default else "–"), env
+
+
+def test_the_readme_settings_table_is_what_lookbot_config_prints():
+    from core.config import settings_markdown
+
+    for row in settings_markdown().splitlines()[2:]:
+        env = row.split("`")[1]
+        assert row in README.splitlines(), \
+            f"README.md's row for {env} differs from `lookbot config --markdown`"
+
