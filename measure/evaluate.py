@@ -61,8 +61,9 @@ def run_eval(config: Optional[Config] = None, out_dir: Optional[Path] = None,
              people_dir: Path = DEFAULT_PEOPLE_DIR, ccp_dir: Path = DEFAULT_CCP_DIR,
              limit: Optional[int] = None, catalog_dir: Path = DEFAULT_CATALOG_DIR,
              parts: Sequence[str] = ("gate", "detector", "catalog", "street"), k: int = 5,
-             engine=None) -> dict[str, Any]:
-    """Every quality figure, under stable keys. `limit` caps each set for a quick run.
+             engine=None, command: Optional[str] = None) -> dict[str, Any]:
+    """Every quality figure, under stable keys. `limit` caps each set for a quick run;
+    `command`, the command line that ran, goes into the report's meta.
 
     The work runs in one worker thread, as the bot runs the engine: on a busy 2-core machine
     torch in the main thread can be several times slower (its thread team spins for cores).
@@ -71,11 +72,11 @@ def run_eval(config: Optional[Config] = None, out_dir: Optional[Path] = None,
 
     with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="lookbot-eval") as pool:
         return pool.submit(_run_eval, config, out_dir, people_dir, ccp_dir, limit, catalog_dir,
-                           parts, k, engine).result()
+                           parts, k, engine, command).result()
 
 
-def _run_eval(config, out_dir, people_dir, ccp_dir, limit, catalog_dir, parts, k, engine
-              ) -> dict[str, Any]:
+def _run_eval(config, out_dir, people_dir, ccp_dir, limit, catalog_dir, parts, k, engine,
+              command) -> dict[str, Any]:
     from core.pipeline import Engine
 
     config = config or Config.from_env()
@@ -84,7 +85,8 @@ def _run_eval(config, out_dir, people_dir, ccp_dir, limit, catalog_dir, parts, k
     start = time.perf_counter()
     engine = engine or Engine(config, load_index=False)
     report: dict[str, Any] = {
-        "meta": {**machine(), "limit": limit, "embedding": engine.embedder.version,
+        "meta": {**machine(), "command": command, "limit": limit,
+                 "embedding": engine.embedder.version,
                  "detector": getattr(engine.detector, "name", type(engine.detector).__name__),
                  "goals": GOALS},
     }

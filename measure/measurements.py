@@ -30,7 +30,9 @@ def measurements_markdown(ev: Optional[dict[str, Any]], bench: Optional[dict[str
     if ev:
         m = ev["meta"]
         out += ["## Quality", "",
-                f"Command: `{eval_cmd}`  ",
+                f"Command: `{m.get('command') or eval_cmd}`  "
+                + (f"(at most {m['limit']} per set: a quick run, not the figures)  "
+                   if m.get("limit") else ""),
                 f"Machine: {m['cores']} cores, {m['cpu']}; {m['date']}; embedding "
                 f"`{m['embedding']}`, detector `{m['detector']}`; {m.get('seconds')} s.", "",
                 "| figure | value | goal | status |", "|---|---|---|---|"]

@@ -28,6 +28,7 @@ def test_the_former_module_entry_points_are_commands():
     # checked before any photo is looked at: a batch never dies half-way on its options
     (["look", "--draw", "out.txt"], "out.txt has no image suffix"),
     (["look", "--k", "0"], "0 is not in the range x>=1"),
+    (["eval", "--parts", "gate,bogus"], "bogus is not one of gate, detector, catalog, street"),
     (["similar", "--category", "topwear", "--budget", "-5", "x.jpg"], "-5 is not in the range x>=1"),
 ])
 def test_a_usage_error_exits_2_with_a_message(capsys, argv, words):
@@ -39,3 +40,11 @@ def test_a_missing_report_is_one_clear_line(tmp_path, capsys):
     assert main(["measurements", str(tmp_path / "eval.json"), "-"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("lookbot: ") and "eval.json" in err and "Traceback" not in err
+
+
+def test_a_report_that_is_not_json_is_one_clear_line(tmp_path, capsys):
+    (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8 not json")
+    assert main(["measurements", str(tmp_path / "photo.jpg"), "-"]) == 2
+    err = capsys.readouterr().err
+    assert "is not a JSON report" in err and "Traceback" not in err
+

@@ -258,8 +258,10 @@ def test_eval_command_end_to_end_on_a_tiny_subset(tmp_path, capsys):
 
     from measure.measurements import measurements_markdown
 
-    md = measurements_markdown(report, None, eval_cmd="lookbot eval --limit 1")
-    assert "## Quality" in md and "`lookbot eval --limit 1`" in md
+    md = measurements_markdown(report, None)
+    # the command that made the figures, and that it was a quick run
+    assert "## Quality" in md and f"`lookbot eval --limit 1 --json --out {tmp_path}`" in md
+    assert "at most 1 per set: a quick run, not the figures" in md
     rate = report["gate"]["fullshot_pass_rate"]
     assert f"| {rate:.3f} | 0.97 | {'met' if rate >= 0.97 else '**not met**'} |" in md
 
