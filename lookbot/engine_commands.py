@@ -39,7 +39,7 @@ def look(photos, gender, k, budget, as_json, draw):
 
     for path, result in look_files(Engine(), list(photos) or [str(DEFAULT_PHOTO)],
                                    _options(gender, k, budget), draw):
-        echo_json(result.to_json()) if as_json else click.echo(look_text(path, result))
+        echo_json(result.to_json()) if as_json else click.echo(look_text(path, result, budget))
     return 0
 
 
@@ -59,14 +59,14 @@ def detect(photos, as_json):
 @click.command()
 @click.argument("images", nargs=-1, required=True)
 @click.option("--category", required=True, type=click.Choice(CATEGORIES))
-@search_options
+@search_options(wearer=False)
 def similar(images, category, gender, k, budget, as_json):
     """Products similar to photos of single articles of one category."""
     from core.files import similar_files
     from core.pipeline import Engine
 
     for path, result in similar_files(Engine(), images, category, _options(gender, k, budget)):
-        echo_json(result.to_json()) if as_json else click.echo(similar_text(path, result))
+        echo_json(result.to_json()) if as_json else click.echo(similar_text(path, result, budget))
     return 0
 
 

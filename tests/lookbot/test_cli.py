@@ -5,7 +5,10 @@ import inspect
 
 import pytest
 
+from core.records import SearchOptions
 from lookbot.cli import cli, main
+from lookbot.common import look_text
+from tests.helpers import FIXTURES
 
 
 def test_every_command_has_its_docstring_as_help(capsys):
@@ -30,6 +33,9 @@ def test_the_former_module_entry_points_are_commands():
     (["look", "--k", "0"], "0 is not in the range x>=1"),
     (["eval", "--parts", "gate,bogus"], "bogus is not one of gate, detector, catalog, street"),
     (["similar", "--category", "topwear", "--budget", "-5", "x.jpg"], "-5 is not in the range x>=1"),
+    # one article alone has no wearer to read a gender from
+    (["similar", "--category", "topwear", "--gender", "auto", "x.jpg"],
+     "'auto' is not one of 'any', 'men', 'women', 'kids'"),
 ])
 def test_a_usage_error_exits_2_with_a_message(capsys, argv, words):
     assert main(argv) == 2
@@ -48,3 +54,19 @@ def test_a_report_that_is_not_json_is_one_clear_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "is not a JSON report" in err and "Traceback" not in err
 
+
+
+@pytest.mark.slow
+def test_look_text_says_whose_picks_and_what_a_budget_could_not_check(engine):
+    data = (FIXTURES / "people" / "full_ccp_0032.jpg").read_bytes()
+    inferred = engine.look(data, options=SearchOptions(k=2, budget=900))
+    assert inferred.articles and inferred.gender_source == "photo"
+    lines = look_text("0032.jpg", inferred, budget=900).splitlines()
+    assert lines[1].startswith("  picks: ") and lines[1].endswith("from the photo)")
+    # the demo catalog lists no prices: the budget could check none of them, and says so once
+    shown = sum(len(a.products) for a in inferred.articles)
+    assert lines[-1] == (f"  note: {shown} of these {shown} products list no price, so they were "
+                         f"not checked against the 900 rupee budget")
+    chosen = look_text("0032.jpg", engine.look(data, options=SearchOptions(k=2, gender="men")))
+    assert chosen.splitlines()[1] == "  picks: men's (as chosen with --gender)"
+    assert "note:" not in chosen
