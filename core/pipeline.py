@@ -46,12 +46,22 @@ MIN_LOOK_SIDE = 240
 RANK_COLUMNS = (*LABELS, "active", "price")  # the catalog columns a search ranks and filters by
 
 
+def missing_index(config: Config) -> str:
+    """What to run when there is no index, with the step before it when the catalog is missing."""
+    if config.catalog_path.exists():
+        return f"no index in {config.index_root}: run `lookbot index` first"
+    return (f"no catalog and no index in {config.data_dir}: run `lookbot build-demo` (or "
+            f"`lookbot crawl`), then `lookbot index`")
+
+
 class Engine:
     """Models, catalog and index, loaded once; safe to call from several worker threads."""
 
     def __init__(self, config: Optional[Config] = None, load_index: bool = True):
         self.config = config or Config.from_env()
         c = self.config
+        if load_index and current_version(c.index_root) is None:  # before any model or file
+            raise FileNotFoundError(missing_index(c))
         limit_blas_threads(c.blas_threads)
         self.gate = PoseGate(GateThresholds(
             visibility=c.gate_visibility, foot_visibility=c.gate_foot_visibility,

@@ -70,3 +70,17 @@ def test_look_text_says_whose_picks_and_what_a_budget_could_not_check(engine):
     chosen = look_text("0032.jpg", engine.look(data, options=SearchOptions(k=2, gender="men")))
     assert chosen.splitlines()[1] == "  picks: men's (as chosen with --gender)"
     assert "note:" not in chosen
+
+
+def test_no_catalog_says_what_to_run_and_creates_nothing(tmp_path, monkeypatch, capsys):
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("LOOKBOT_DATA_DIR", str(data_dir))
+    assert main(["look"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"lookbot: no catalog and no index in {data_dir}: run `lookbot build-demo` (or "
+        f"`lookbot crawl`), then `lookbot index`")
+    assert not data_dir.exists()  # not an empty catalog.db that later commands would take
+    data_dir.mkdir()
+    (data_dir / "catalog.db").touch()
+    assert main(["similar", "--category", "topwear", "x.jpg"]) == 2
+    assert "run `lookbot index` first" in capsys.readouterr().err
