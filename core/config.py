@@ -274,27 +274,3 @@ SHARED_DATA = SharedPaths().shared_data
 SHARED_CATALOG = SHARED_DATA / "catalog"  # labelled Myntra product images (products.csv)
 SHARED_CCP = SHARED_DATA / "ccp"  # street photos with garment boxes and masks
 SHARED_PEOPLE = SHARED_DATA / "people"  # full-shot and not-full-shot photos, labelled
-
-
-def settings_markdown() -> str:
-    """The README's settings table: variable, default and meaning of every setting."""
-    rows = ["| variable | default | meaning |", "|---|---|---|"]
-    rows += [f"| `{env}` | {f'`{default}`' if default else '–'} | {doc} |"
-             for env, default, doc in documented_settings()]
-    return "\n".join(rows)
-
-
-def documented_settings() -> list[tuple[str, str, str]]:
-    """(variable, default, meaning) for every setting, for the README and `lookbot config`."""
-    out = []
-    for field in Config.model_fields.values():
-        default = field.default
-        if isinstance(default, SecretStr):
-            default = default.get_secret_value()
-        if isinstance(default, Path):
-            try:
-                default = default.relative_to(REPO_ROOT)
-            except ValueError:
-                default = Path(os.path.relpath(default, REPO_ROOT))
-        out.append((str(field.validation_alias), str(default), field.description or ""))
-    return out

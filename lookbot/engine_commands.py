@@ -143,15 +143,16 @@ def build_demo(source):
 @click.command("config")
 @click.option("--markdown", is_flag=True, help="as the README's settings table")
 def show_config(markdown):
-    """List every setting: its environment variable, default and meaning."""
-    from core.config import documented_settings, settings_markdown
+    """List every setting: its environment variable, the value in effect and its meaning."""
+    import shutil
 
-    config()  # a bad value in the environment is reported, not listed as if fine
+    from core.settings_table import settings_markdown, settings_text
+
+    cfg = config()  # a bad value in the environment is reported, not listed as if fine
     if markdown:
         click.echo(settings_markdown())
         return 0
-    for env, default, doc in documented_settings():
-        click.echo(f"{env:<28} {default:<24} {doc}")
+    click.echo(settings_text(cfg, width=min(100, shutil.get_terminal_size().columns)))
     return 0
 
 

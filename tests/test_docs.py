@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from core.config import documented_settings
+from core.settings_table import documented_settings
 from lookbot.cli import cli
 from tests.helpers import REPO
 
@@ -26,7 +26,7 @@ def test_every_setting_is_in_the_readme_with_its_default(env, default):
 
 
 def test_the_readme_settings_table_is_what_lookbot_config_prints():
-    from core.config import settings_markdown
+    from core.settings_table import settings_markdown
 
     for row in settings_markdown().splitlines()[2:]:
         env = row.split("`")[1]

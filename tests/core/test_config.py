@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from core.config import Config, ConfigError, documented_settings
+from core.config import Config, ConfigError
+from core.settings_table import documented_settings, settings_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,6 +53,20 @@ def test_secrets_never_show_in_the_config_text(monkeypatch):
     config = Config.from_env()
     assert config.telegram_bot_token.get_secret_value() == "123:very-secret"
     assert "very-secret" not in repr(config) and "hush-hush" not in str(config)
+
+
+def test_config_text_shows_the_values_in_effect_and_hides_secrets(monkeypatch):
+    monkeypatch.setenv("LOOKBOT_K", "8")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:very-secret")
+    monkeypatch.delenv("LOOKBOT_DATA_DIR", raising=False)
+    text = settings_text(Config.from_env(), width=60)
+    lines = text.splitlines()
+    assert "LOOKBOT_K = 8  (default: 5)" in lines
+    assert "LOOKBOT_DATA_DIR = data/demo" in lines  # as the default: no default named
+    assert "TELEGRAM_BOT_TOKEN = (set, hidden)  (default: (empty))" in lines
+    assert "very-secret" not in text
+    assert all(len(line) <= 60 for line in lines if line.startswith("    "))  # meanings wrap
+    assert sum(not line.startswith(" ") for line in lines) == len(Config.model_fields)
 
 
 def test_every_setting_is_documented_with_its_variable():
