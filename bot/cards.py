@@ -98,10 +98,13 @@ def rejection(verdict: GateVerdict) -> str:
     return html.escape(verdict.message, quote=False)
 
 
-def summary(result: LookResult) -> str:
+def summary(result: LookResult, budget: Optional[int] = None) -> str:
+    """The message above a look's cards: what was found, whose picks, and once for all the cards,
+    what a `budget` could not check."""
     found = ", ".join(label(a.detection.category).lower() for a in result.articles)
     return (f"I found: {html.escape(found)}. Similar products below; tap a number to open it."
-            + (f"\n{whose(result)}" if result.gender_source in ("photo", "you") else ""))
+            + (f"\n{whose(result)}" if result.gender_source in ("photo", "you") else "")
+            + unpriced_note([p for a in result.articles for p in a.products], budget))
 
 
 def whose(result: LookResult) -> str:
@@ -174,12 +177,15 @@ def budget_set(rupees: Optional[int], priced: int, total: int) -> str:
 
 
 def unpriced_note(products: Sequence[Product], budget: Optional[int]) -> str:
-    """Under a card, when a budget is set but none of its products has a price."""
-    if budget is None or not products or any(p.price is not None for p in products):
+    """Under a card, or once under a look's summary, when a budget is set and products list no
+    price: those could not be checked against it (they are shown, marked "price on Myntra")."""
+    unpriced = sum(p.price is None for p in products)
+    if budget is None or not unpriced:
         return ""
     # not "the catalog has no prices": under a tight budget these may be all that is left
-    return (f"\n<i>None of these lists a price, so I couldn't check them against your "
-            f"₹{budget:,} limit.</i>")
+    which = "None of these lists a price" if unpriced == len(products) else \
+        f"{unpriced} of these list no price"
+    return f"\n<i>{which}, so I couldn't check them against your ₹{budget:,} limit.</i>"
 
 
 def caption(category: str, products: Sequence[Product], first: int = 1,

@@ -156,15 +156,17 @@ async def send_result(message: Message, context: ContextTypes.DEFAULT_TYPE, resu
     shown = [Shown(a.detection.category, a.vector, 0, svc.engine.embedding_version,
                    result.gender, a.hint, budget) for a in result.articles]
     # Every card renders in the pool while the boxed photo is drawn and sent: PIL work off the path
-    renders = [start_card(context, s, a.products, budget) for s, a in zip(shown, result.articles)]
+    # what the budget could not check is said once, under the summary, not under every card
+    renders = [start_card(context, s, a.products) for s, a in zip(shown, result.articles)]
     try:
         boxed = await svc.pool.run(boxed_jpeg, data, [a.detection for a in result.articles]) \
             if svc.config.bot_draw_boxes else None
         if boxed is not None:
-            await message.reply_photo(boxed, caption=cards.summary(result), parse_mode=HTML,
-                                      do_quote=True)
+            await message.reply_photo(boxed, caption=cards.summary(result, budget),
+                                      parse_mode=HTML, do_quote=True)
         else:
-            await message.reply_text(cards.summary(result), parse_mode=HTML, do_quote=True)
+            await message.reply_text(cards.summary(result, budget), parse_mode=HTML,
+                                     do_quote=True)
         for one, article, rendering in zip(shown, result.articles, renders):
             await send_card(message.chat_id, context, one, article.products, budget, rendering)
     finally:

@@ -437,3 +437,13 @@ def test_files_reach_the_photo_path_but_animations_do_not(document, animation, t
     update = Update.de_json({"update_id": 1, "message": message}, None)
     first = next(x for x in handler_list() if x.check_update(update))
     assert (first.callback is photos.image_document) == taken
+
+
+def test_the_unpriced_note_counts_what_a_budget_could_not_check():
+    priced = Product("a", "Shirt", "Arrow", 1299, "https://www.myntra.com/1", None)
+    unpriced = Product("b", "Tee", "Puma", None, "https://www.myntra.com/2", None)
+    assert cards.unpriced_note([priced, unpriced], None) == ""
+    assert cards.unpriced_note([priced], 2000) == ""
+    assert "1 of these list no price" in cards.unpriced_note([priced, unpriced], 2000)
+    assert "None of these lists a price, so I couldn't check them against your ₹2,000 limit" \
+        in cards.unpriced_note([unpriced, unpriced], 2000)
