@@ -43,7 +43,14 @@ def held_out_ids(models_dir: Path) -> tuple[Optional[set[str]], str]:
     return None, f"none ({path.name} has no held-out list)"
 
 
-def detector_val_photos(models_dir: Path, ccp_dir: Path) -> tuple[list[str], str]:
+def detector_val_photos(models_dir: Path, ccp_dir: Path,
+                        trained_on: Path = SHARED_CCP) -> tuple[list[str], str]:
+    """The CCP photos no model trained on, and how they were chosen: the detector split's
+    validation photos in the folder the models `trained_on`, and in any other folder (a set kept
+    for acceptance, in CCP's layout) every photo there."""
+    if not _same_folder(ccp_dir, trained_on):
+        names = sorted(p.name for p in (Path(ccp_dir) / "photos").glob("*.jpg"))
+        return names, f"every photo in {ccp_dir} (not the folder the models trained on)"
     path = Path(models_dir) / "detector_split.json"
     if path.exists():
         data = json.loads(path.read_text())
@@ -54,6 +61,13 @@ def detector_val_photos(models_dir: Path, ccp_dir: Path) -> tuple[list[str], str
     names = sorted(p.name for p in (Path(ccp_dir) / "photos").glob("*.jpg"))
     return split_photos(names, n_val=160, seed=0)["val"], \
         "fixed-seed fallback: split_photos(n_val=160, seed=0), no detector_split.json"
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve() or Path(a).samefile(b)
+    except OSError:  # one of them is missing: not the same folder
+        return False
 
 
 def gate_labels(people_dir: Path) -> list[tuple[Path, str]]:

@@ -12,6 +12,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Optional
 
+from training.ccp_dataset import read_shots
+
 from .eval_data import detector_val_photos, gate_labels, limited, progress
 from .eval_metrics import GOALS, accuracy, class_recall, confusion_matrix, rounded
 
@@ -83,7 +85,7 @@ def _cut(photo_path: Path, y: float) -> bytes:
 def eval_gate_ccp(engine, models_dir: Path, ccp_dir: Path, limit: Optional[int]) -> dict[str, Any]:
     """CCP validation full shots: passed whole, refused when cut above the shoes or at the shins."""
     ccp_dir = Path(ccp_dir)
-    shots = {r["image"]: r for r in csv.DictReader(open(ccp_dir / "shot_heuristic.csv"))}
+    shots = read_shots(ccp_dir)
     shoe_top: dict[str, float] = {}
     for r in csv.DictReader(open(ccp_dir / "boxes.csv")):
         if r["category"] == "footwear":

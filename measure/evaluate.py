@@ -196,7 +196,7 @@ def format_eval(report: dict[str, Any]) -> str:
     sp = report.get("street_picks")
     if sp:
         lines += ["", f"Street picks @{sp['k']} ({sp['n_garments']} CCP garments in "
-                      f"{sp['n_photos']} validation photos; wearers {sp['wearers']})",
+                      f"{sp['n_photos']} photos no model trained on; wearers {sp['wearers']})",
                   f"  {'variant':<9}{'scope':<12}{'gender':>8}{'type':>8}{'colour':>8}"]
         for v, fig in sp["variants"].items():
             lines.append(f"  {v:<9}{'all':<12}{_f(fig['gender_at5']):>8}{_f(fig['type_at5']):>8}"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import random
 import shutil
 from collections import defaultdict
@@ -31,6 +32,8 @@ import numpy as np
 
 from core.config import SHARED_CCP
 from core.records import CATEGORIES
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CCP_DIR = SHARED_CCP
 SPLIT_FILE = "detector_split.json"
@@ -101,6 +104,26 @@ def split_dress(mask: np.ndarray, dress_ids: list[int], waist_y: float) -> list[
     return out
 
 
+def read_shots(ccp_dir: Path) -> dict[str, dict[str, str]]:
+    """shot_heuristic.csv by photo (each photo's person span and whether it is a full shot);
+    empty for a folder without one, such as a set of new photos in CCP's layout."""
+    path = Path(ccp_dir) / "shot_heuristic.csv"
+    if not path.is_file():
+        log.warning("%s is missing: person spans come from the masks, no photo counts as a full "
+                    "shot for the gate's CCP check", path)
+        return {}
+    with open(path, newline="") as fh:
+        return {r["image"]: r for r in csv.DictReader(fh)}
+
+
+def person_span(shot: Optional[dict[str, str]], mask: np.ndarray) -> tuple[float, float]:
+    """The person's top and bottom row: from shot_heuristic.csv, else the mask's labelled rows."""
+    if shot is not None:
+        return float(shot["person_top"]), float(shot["person_bottom"])
+    rows = np.flatnonzero((np.asarray(mask) > 0).any(axis=1))
+    return (float(rows[0]), float(rows[-1])) if len(rows) else (0.0, float(len(mask)))
+
+
 def load_ccp_labels(ccp_dir: Path = DEFAULT_CCP_DIR) -> dict[str, LabelledPhoto]:
     """Every CCP photo with its boxes in the five lookbot categories (dresses split, layers merged)."""
     import scipy.io as sio
@@ -109,7 +132,7 @@ def load_ccp_labels(ccp_dir: Path = DEFAULT_CCP_DIR) -> dict[str, LabelledPhoto]
     boxes_csv = ccp_dir / "boxes.csv"
     if not boxes_csv.is_file():
         raise FileNotFoundError(f"CCP boxes not found: {boxes_csv}")
-    shots = {r["image"]: r for r in csv.DictReader(open(ccp_dir / "shot_heuristic.csv"))}
+    shots = read_shots(ccp_dir)
     photos: dict[str, LabelledPhoto] = {}
     raw: dict[str, list[tuple[str, Box]]] = defaultdict(list)
     for r in csv.DictReader(open(boxes_csv)):
@@ -125,8 +148,7 @@ def load_ccp_labels(ccp_dir: Path = DEFAULT_CCP_DIR) -> dict[str, LabelledPhoto]
         boxes: list[tuple[str, Box]] = [(c, b) for c, b in items if c != "dress"]
         if any(c == "dress" for c, _ in items):
             mask = sio.loadmat(str(ccp_dir / "pixel-level" / (Path(name).stem + ".mat")))["groundtruth"]
-            s = shots[name]
-            top, bottom = float(s["person_top"]), float(s["person_bottom"])
+            top, bottom = person_span(shots.get(name), mask)
             boxes += split_dress(mask, dress_ids, top + WAIST_FRACTION * (bottom - top))
         final: list[tuple[str, Box]] = []
         for cat in CATEGORIES:

@@ -99,6 +99,16 @@ def garment_geometries(ccp_dir: Path, images: Sequence[str], labels: Sequence[st
     return np.stack(rows) if rows else np.zeros((0, GEOMETRY_DIM), np.float32)
 
 
+def chunk_digest(photos: Sequence[str], ccp_dir: Path) -> str:
+    """A cache file's name for these photos of `ccp_dir`. Another folder's photos may have the
+    same names (a set of new photos in CCP's layout), so its path is part of the name; CCP's own
+    folder keeps the names it always had."""
+    key = "\n".join(photos)
+    if Path(ccp_dir).resolve() != CCP_DIR.resolve():
+        key += f"\n@{Path(ccp_dir).resolve()}"
+    return hashlib.sha1(key.encode()).hexdigest()[:10]
+
+
 def _load(cache: Path) -> Optional[StreetSet]:
     if not cache.exists():
         return None
@@ -122,7 +132,7 @@ def build_street_set(embedder, config: Config, photos: Sequence[str], ccp_dir: P
         part = photos[s:s + chunk]
         cache = None
         if cache_dir is not None:
-            digest = hashlib.sha1("\n".join(part).encode()).hexdigest()[:10]
+            digest = chunk_digest(part, ccp_dir)
             cut = "-cut" if segmenter is not None else ""
             cache = Path(cache_dir) / f"{CACHE_VERSION}{cut}-{embedder.features_key}-{digest}.npz"
             found = _load(cache)
@@ -221,7 +231,7 @@ def build_head_set(gate, embedder, config: Config, photos: Sequence[str], ccp_di
     for s in tqdm(range(0, len(photos), chunk), desc="head crops", unit="chunk",
                   disable=len(photos) <= chunk):
         part = photos[s:s + chunk]
-        digest = hashlib.sha1("\n".join(part).encode()).hexdigest()[:10]
+        digest = chunk_digest(part, ccp_dir)
         cache = Path(cache_dir) / f"head-{CACHE_VERSION}-{pose}-{embedder.features_key}-{digest}.npz" \
             if cache_dir is not None else None
         if cache is not None and cache.exists():
