@@ -78,7 +78,9 @@ class Product:
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "brand": self.brand, "price": self.price,
-                "url": self.url, "image": self.image, "distance": round(float(self.distance), 4)}
+                "url": self.url, "image": self.image, "article_type": self.article_type,
+                "gender": self.gender, "colour": self.colour,
+                "distance": round(float(self.distance), 4)}
 
 
 @dataclass

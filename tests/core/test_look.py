@@ -68,7 +68,9 @@ def test_look_json_contract_and_batch_goes_on_after_bad_input(bad_files):
         assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height
         assert len(article["products"]) == 3
         for p in article["products"]:
-            assert set(p) == {"id", "title", "brand", "price", "url", "image", "distance"}
+            assert set(p) == {"id", "title", "brand", "price", "url", "image", "article_type",
+                              "gender", "colour", "distance"}
+            assert p["gender"] in ("Women", "Unisex")  # --gender women: what was searched
             assert p["url"].startswith("https://www.myntra.com/")
             assert p["distance"] >= 0
     assert all(line["articles"] == [] for line in lines if not line["full_shot"])
