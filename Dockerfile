@@ -7,10 +7,13 @@ RUN apt-get update \
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
+# every package pyproject.toml installs (tests/test_docs.py checks the list), then the models
 COPY core core
 COPY bot bot
 COPY scraper scraper
 COPY lookbot lookbot
+COPY training training
+COPY measure measure
 COPY data data
 RUN pip install --no-cache-dir . && useradd --create-home lookbot && chown -R lookbot /app/data
 
