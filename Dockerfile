@@ -7,7 +7,7 @@ RUN apt-get update \
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
-# every package pyproject.toml installs (tests/test_docs.py checks the list), then the models
+# every package pyproject.toml installs (tests/test_dockerfile.py builds from them), then the models
 COPY core core
 COPY bot bot
 COPY scraper scraper
