@@ -76,6 +76,8 @@ def whose_text(result) -> str:
     name = WHOSE.get(result.gender, result.gender)
     if result.gender_source == "you":
         return f"{name} (as chosen with --gender)"
+    if result.gender_source != "photo":  # no street model: nothing read the wearer
+        return f"{name} (the wearer was not read; choose with --gender)"
     if (result.wearer or {}).get("gender") == "unsure":
         return f"unisex first, then {name} (not sure whose; choose with --gender)"
     return f"{name} (the wearer's, from the photo)"

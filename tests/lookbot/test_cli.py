@@ -5,9 +5,9 @@ import inspect
 
 import pytest
 
-from core.records import SearchOptions
+from core.records import GateVerdict, LookResult, SearchOptions
 from lookbot.cli import cli, main
-from lookbot.common import look_text
+from lookbot.common import look_text, whose_text
 from tests.helpers import FIXTURES
 
 
@@ -70,6 +70,20 @@ def test_look_text_says_whose_picks_and_what_a_budget_could_not_check(engine):
     chosen = look_text("0032.jpg", engine.look(data, options=SearchOptions(k=2, gender="men")))
     assert chosen.splitlines()[1] == "  picks: men's (as chosen with --gender)"
     assert "note:" not in chosen
+
+
+
+@pytest.mark.parametrize("gender, source, wearer, words", [
+    ("women", "photo", {"gender": "women", "p_women": 0.93}, "women's (the wearer's, from the photo)"),
+    ("women", "photo", {"gender": "unsure", "p_women": 0.3},
+     "unisex first, then women's (not sure whose; choose with --gender)"),
+    ("any", "none", None, "men's, women's and unisex (the wearer was not read; choose with --gender)"),
+    ("kids", "you", None, "kids' (as chosen with --gender)"),
+])
+def test_whose_picks_in_words(gender, source, wearer, words):
+    result = LookResult("p.jpg", GateVerdict(True, "ok", ""), gender=gender, gender_source=source,
+                        wearer=wearer)
+    assert whose_text(result) == words
 
 
 def test_no_catalog_says_what_to_run_and_creates_nothing(tmp_path, monkeypatch, capsys):
