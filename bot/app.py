@@ -115,13 +115,14 @@ def parse_admin_ids(text: str) -> frozenset[int]:
 
 
 class UserState(PicklePersistence):
-    """PicklePersistence of user_data only (bot_data holds the engine). An unreadable file is
+    """PicklePersistence of chat_data ("More like this" results) and user_data (the results of
+    versions before, kept per user), not bot_data (it holds the engine). An unreadable file is
     moved aside with a warning when it is first read, so a bad file costs old buttons, not the bot."""
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         super().__init__(path, update_interval=30, store_data=PersistenceInput(
-            bot_data=False, chat_data=False, user_data=True, callback_data=False))
+            bot_data=False, chat_data=True, user_data=True, callback_data=False))
 
     async def get_user_data(self) -> dict:
         try:

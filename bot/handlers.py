@@ -49,9 +49,9 @@ class Services:
     albums: dict = field(default_factory=dict)  # (chat, media_group_id) -> photos so far
 
 
-@dataclass(eq=False)  # it holds an array: the persistence's change check compares user_data
+@dataclass(eq=False)  # it holds an array: the persistence's change check compares chat_data
 class Shown:
-    """One article's results as far as paged, for "More like this", kept in user_data; `embedding`
+    """One article's results as far as paged, for "More like this", kept in chat_data; `embedding`
     expires old buttons; `gender`, `budget`, `hint`: whose products, the price limit and the
     street hint the look searched with, which its later pages keep (a /gender or /budget given
     since applies to the next photo: a page searched otherwise would repeat or skip products)."""
@@ -157,7 +157,8 @@ async def send_result(message: Message, context: ContextTypes.DEFAULT_TYPE, resu
                    result.gender, a.hint, budget) for a in result.articles]
     # Every card renders in the pool while the boxed photo is drawn and sent: PIL work off the path
     # what the budget could not check is said once, under the summary, not under every card
-    renders = [start_card(context, s, a.products) for s, a in zip(shown, result.articles)]
+    renders = [start_card(context, message.chat_id, s, a.products)
+               for s, a in zip(shown, result.articles)]
     try:
         boxed = await svc.pool.run(boxed_jpeg, data, [a.detection for a in result.articles]) \
             if svc.config.bot_draw_boxes else None
@@ -181,14 +182,14 @@ def boxed_jpeg(data: bytes, detections: list) -> Optional[bytes]:
     return to_jpeg(image) if image is not None else None
 
 
-def start_card(context: ContextTypes.DEFAULT_TYPE, shown: Shown, products: list,
+def start_card(context: ContextTypes.DEFAULT_TYPE, chat_id: int, shown: Shown, products: list,
                budget: Optional[int] = None, key: Optional[str] = None
                ) -> Optional[asyncio.Future]:
     """Render one article's card in the pool (PIL work); None when there is nothing to show.
     `key`: the article's paging cursor when the card is one of its later pages."""
     if not products:
         return None
-    key = key or remember(context, shown)
+    key = key or remember(context, chat_id, shown)
     return asyncio.ensure_future(services(context).pool.run(
         cards.card, shown.category, products, f"more:{key}", shown.offset + 1, budget))
 
@@ -202,18 +203,21 @@ async def send_card(chat_id: int, context: ContextTypes.DEFAULT_TYPE, shown: Sho
         await context.bot.send_message(chat_id, cards.nothing_found(
             shown.category, budget, more=shown.offset > 0))
         return
-    card = await (rendering or start_card(context, shown, products, budget, key))
+    card = await (rendering or start_card(context, chat_id, shown, products, budget, key))
     await context.bot.send_photo(chat_id, card.photo, caption=card.caption, parse_mode=HTML,
                                  reply_markup=card.keyboard)
 
 
-def remember(context: ContextTypes.DEFAULT_TYPE, shown: Shown) -> str:
-    """Keep one article's results in user_data under a short key for the callback data."""
-    looks: OrderedDict = context.user_data.setdefault("looks", OrderedDict())
+def remember(context: ContextTypes.DEFAULT_TYPE, chat_id: int, shown: Shown) -> str:
+    """Keep one article's results in the chat's data under a short key for the callback data:
+    per chat, so anyone in a group can page a card. The photo's update was handled when its
+    answer comes (it waited in a queue), so the chat is marked for the next save here."""
+    looks: OrderedDict = context.chat_data.setdefault("looks", OrderedDict())
     key = uuid.uuid4().hex[:12]
     looks[key] = shown
     while len(looks) > LOOKS_KEPT:
         looks.popitem(last=False)
+    context.application.mark_data_for_update_persistence(chat_ids=chat_id)
     return key
 
 
@@ -222,7 +226,9 @@ async def more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     so a second tap (on this card or an older one of the same article) shows the page after."""
     query, svc = update.callback_query, services(context)
     key = query.data.split(":", 1)[1]
-    looks = context.user_data.get("looks", {})
+    looks = context.chat_data.get("looks", {})
+    if key not in looks:  # a card from before looks were kept per chat (in the user's data)
+        looks = context.user_data.get("looks", {})
     shown: Optional[Shown] = looks.get(key)
     if shown is None or shown.embedding != svc.engine.embedding_version:
         await query.answer(cards.EXPIRED, show_alert=True)

@@ -59,7 +59,7 @@ def db_path(config: Config) -> Path:
 
 
 def state_path(config: Config) -> Path:
-    """Where PicklePersistence keeps user_data (the "More like this" results), beside the db."""
+    """Where PicklePersistence keeps chat_data (the "More like this" results), beside the db."""
     path = db_path(config)
     return path.with_name(path.stem + "-state.pickle")
 

@@ -2,6 +2,7 @@
 the real engine and the demo catalog index, real photos."""
 from __future__ import annotations
 
+import asyncio
 import io
 import sys
 
@@ -141,19 +142,34 @@ async def test_every_bad_input_gets_a_clear_reply(look_engine, tmp_path):
 @pytest.mark.slow
 async def test_more_like_this_still_works_after_a_restart(look_engine, tmp_path):
     config = bot_config(look_engine, tmp_path)
+    photo = shared(*FULL_SHOT).read_bytes()
     async with running_bot(look_engine, config) as bot:
-        bot.fake.send_photo(7, shared(*FULL_SHOT).read_bytes())
+        bot.fake.send_photo(7, photo)
+        # the answer comes from the queue after the photo's update was handled: a save in
+        # between (every 30 s in service) must not leave the look's results out of the next
+        await bot.fake.wait_for(lambda: bot.fake.sent(7, "sendChatAction"), 60)
+        await asyncio.sleep(0.2)
+        await bot.app.update_persistence()
         await bot.settled()
         first = card_calls(bot, 7)[0]
-    more = [b["callback_data"] for b in first.buttons()
-            if b.get("callback_data", "").startswith("more:")][0]
+        bot.fake.send_photo(61, photo, chat_id=-700)  # in a group
+        await bot.settled()
+        in_group = card_calls(bot, -700)[0]
+
+    def more(card) -> str:
+        return [b["callback_data"] for b in card.buttons()
+                if b.get("callback_data", "").startswith("more:")][0]
+
     async with running_bot(look_engine, config) as bot:  # a new process would see the same
-        bot.fake.press(7, first.result, more)
+        bot.fake.press(7, first.result, more(first))
         page2 = (await bot.fake.wait_for(lambda: card_calls(bot, 7), 60))[0]
         assert CARD_TITLE.match(page2.text).group(1) == CARD_TITLE.match(first.text).group(1)
         old = {b["url"] for b in first.buttons() if "url" in b}
         new = {b["url"] for b in page2.buttons() if "url" in b}
         assert new and not (new & old)
+        bot.fake.press(62, in_group.result, more(in_group))  # not the member who sent the photo
+        page2 = (await bot.fake.wait_for(lambda: card_calls(bot, -700), 60))[0]
+        assert CARD_TITLE.match(page2.text).group(1) == CARD_TITLE.match(in_group.text).group(1)
         assert not [c for c in bot.fake.sent(None, "answerCallbackQuery")
                     if c.params.get("text") == cards.EXPIRED]
 

@@ -406,7 +406,7 @@ async def test_an_unreadable_saved_state_is_moved_aside_and_the_bot_starts(tmp_p
 
 
 def test_kept_results_compare_without_error():
-    """The persistence compares user_data to learn what changed: a kept look holds an array, and
+    """The persistence compares chat_data to learn what changed: a kept look holds an array, and
     comparing two must not raise (it logged a false ERROR every 30 s)."""
     import numpy as np
 
