@@ -175,11 +175,16 @@ async def look_and_reply(job: Incoming) -> None:
 
 
 async def farewell(svc: Services, timeout: float) -> None:
-    """At shutdown: answer what can be answered in `timeout` s, and ask for the rest again."""
-    for job in await svc.queue.drain(timeout):
+    """At shutdown: answer what can be answered in `timeout` s and ask for the photos never
+    started again. One stopped part-way through has had part of its answer: it stays recorded,
+    and the next start answers it whole (as after a crash)."""
+    left = await svc.queue.drain(timeout)
+    for job in left.never_started:
         with contextlib.suppress(TelegramError):
             await job.message.reply_text(cards.RESTARTING, do_quote=True)
             svc.pending.remove(*job.key)
+    if left.cut:
+        log.info("%d photo(s) stopped part-way kept for the next start", len(left.cut))
 
 
 async def resume(app: Application) -> int:

@@ -58,6 +58,14 @@ class Admission(Generic[J]):
     acknowledge: bool = False  # first photo queued behind others, or an album: say so once
 
 
+@dataclass
+class Drained(Generic[J]):
+    """What a shutdown's drain left unanswered."""
+
+    never_started: list[J] = field(default_factory=list)  # taken, never begun
+    cut: list[J] = field(default_factory=list)  # begun, and stopped part-way through
+
+
 class PhotoQueues(Generic[J]):
     """One bounded queue per user, answered in order by one task per user; a bound on all.
 
@@ -73,6 +81,7 @@ class PhotoQueues(Generic[J]):
         self._current: dict[int, J] = {}  # being answered, per user
         self._tasks: dict[int, asyncio.Task] = {}
         self._acknowledged: set[int] = set()  # users told once that their photos wait in line
+        self._stopping = False  # shutting down: no further photo starts
         self.taken = self.answered = self.refused = 0
 
     @property
@@ -110,7 +119,7 @@ class PhotoQueues(Generic[J]):
         """Answer the user's photos one by one, oldest message first, until none wait."""
         waiting = self._waiting[user_id]
         try:
-            while waiting:
+            while waiting and not self._stopping:
                 job = min(waiting, key=self.order)  # updates may be handled slightly out of order
                 waiting.remove(job)
                 self._current[user_id] = job
@@ -126,18 +135,25 @@ class PhotoQueues(Generic[J]):
             self._waiting.pop(user_id, None)
             self._acknowledged.discard(user_id)
 
-    async def drain(self, timeout: float) -> list[J]:
-        """Wait up to `timeout` s for every taken photo to be answered (at shutdown); stop the
-        rest and return them, so that the caller can tell their senders."""
+    async def drain(self, timeout: float, finish: float = 15.0) -> Drained[J]:
+        """At shutdown: wait up to `timeout` s for every taken photo to be answered; then start
+        no further photo and give those being answered up to `finish` s more, since an answer
+        cut half-way has sent part of itself. Stop the rest and return them, so that the
+        caller can tell the senders of the photos never started, and keep the cut ones."""
         tasks = list(self._tasks.values())
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
-        left = [j for user in list(self._tasks) for j in
-                ([self._current[user]] if user in self._current else [])
-                + sorted(self._waiting.get(user, []), key=self.order)]
+        self._stopping = True  # no await since: what waits now is what never starts
+        never_started = [j for user in list(self._tasks)
+                         for j in sorted(self._waiting.get(user, []), key=self.order)]
+        tasks = list(self._tasks.values())
+        if tasks:
+            await asyncio.wait(tasks, timeout=finish)
+        cut = [self._current[user] for user in list(self._tasks) if user in self._current]
         for task in list(self._tasks.values()):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self.answered = self.taken  # the rest are answered by the caller: "please send it again"
-        return left
+        self.answered = self.taken  # the rest are the caller's: "please send it again", or kept
+        self._stopping = False  # empty again, and open (tests reuse a drained one)
+        return Drained(never_started, cut)

@@ -149,8 +149,26 @@ async def test_queues_answer_each_users_photos_in_order_within_their_bounds():
     go.clear()
     q.offer(3, [(3, 30), (3, 31)])
     await asyncio.sleep(0.05)
-    assert await q.drain(0.1) == [(3, 30), (3, 31)]  # for "please send it again"
+    left = await q.drain(0.1, finish=0.1)  # 30 is being answered, and can't finish
+    assert left.never_started == [(3, 31)]  # for "please send it again"
+    assert left.cut == [(3, 30)]  # part of it was sent: kept for the next start instead
     assert q.pending == 0
+
+
+async def test_at_shutdown_a_photo_being_answered_may_finish_but_no_other_starts():
+    go, answered = asyncio.Event(), []
+
+    async def answer(job):
+        await go.wait()
+        answered.append(job)
+
+    q = PhotoQueues(answer, order=lambda job: job[1])
+    q.offer(4, [(4, 40), (4, 41)])
+    await asyncio.sleep(0.05)
+    asyncio.get_running_loop().call_later(0.3, go.set)  # 40 needs a moment past the timeout
+    left = await q.drain(0.1, finish=5)
+    assert answered == [(4, 40)]  # finished whole, not cut half-way
+    assert left.cut == [] and left.never_started == [(4, 41)]
 
 
 # --- nightly refresh ----------------------------------------------------------------------------

@@ -103,6 +103,14 @@ async def test_photos_still_waiting_at_shutdown_are_asked_for_again(look_engine,
         assert bot.svc.queue.pending == 0
         last = [answers(bot, m)[-1].text for m in sent]
         assert last[1:] == [cards.RESTARTING] * 2, "the waiting ones are asked for again"
+        # the one being answered finished whole (it had been cut half-way, then asked for again)
+        first = [c.text for c in answers(bot, sent[0])]
+        assert cards.RESTARTING not in first
+        found = [t for t in first if t.startswith("I found: ")]
+        assert found, first
+        named = found[0].split("I found: ", 1)[1].split(".")[0].split(", ")
+        assert len([c for c in bot.fake.sent(61, "sendPhoto") if CARD_TITLE.match(c.text)]) \
+            == len(named)  # every article's card
 
 
 class RssSampler:
