@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -192,21 +193,37 @@ def caption(category: str, products: Sequence[Product], first: int = 1,
             budget: Optional[int] = None) -> str:
     """HTML caption listing the products as links, cut to fit Telegram's 1024 characters."""
     head = f"<b>{html.escape(label(category))}</b>: similar products"
-    note = unpriced_note(products, budget)
-    for width in (60, 40, 24, 12, 0):
-        lines = [head]
-        for i, p in enumerate(products, start=first):
-            brand = html.escape(p.brand or "")
-            title = html.escape(_cut(title_without_brand(p), width)) if width else ""
-            name = " ".join(x for x in (f"<b>{brand}</b>" if brand else "", title) if x)
-            name = name or "product"
-            link = f'<a href="{html.escape(p.url, quote=True)}">{name}</a>' if is_link(p.url) \
-                else name
-            lines.append(f"{i}. {link} · {html.escape(p.price_label)}")
+    return fitted_caption(head, products, first, unpriced_note(products, budget), (60, 40, 24, 12))
+
+
+def fitted_caption(head: str, products: Sequence[Product], first: int, note: str = "",
+                   widths: Sequence[int] = (60, 40, 24, 12)) -> str:
+    """`head`, then one numbered line per product (its brand in bold and its title, a link to
+    its page, and its price), then `note`: the titles cut with "…" to the first of `widths` that
+    fits Telegram's caption limit, else left out."""
+    for width in (*widths, 0):
+        lines = [head] + [f"{i}. {product_link(p, width)} · {html.escape(p.price_label)}"
+                          for i, p in enumerate(products, start=first)]
         text = "\n".join(lines) + note
-        if len(text) <= CAPTION_LIMIT:
-            return text
-    return text[:CAPTION_LIMIT]
+        if visible_length(text) <= CAPTION_LIMIT:
+            break
+    return text
+
+
+def product_link(product: Product, width: int) -> str:
+    """The product's brand (bold) and its title cut to `width` (none at 0), linked to its page."""
+    brand = html.escape(product.brand or "")
+    title = html.escape(_cut(title_without_brand(product), width)) if width else ""
+    name = " ".join(x for x in (f"<b>{brand}</b>" if brand else "", title) if x) or "product"
+    return f'<a href="{html.escape(product.url, quote=True)}">{name}</a>' \
+        if is_link(product.url) else name
+
+
+def visible_length(text: str) -> int:
+    """What Telegram counts against a caption's limit: the text after its HTML is parsed (no
+    tags, an entity one character), in UTF-16 code units."""
+    plain = html.unescape(re.sub(r"<[^>]*>", "", text))
+    return len(plain.encode("utf-16-le")) // 2
 
 
 def keyboard(products: Sequence[Product], more_data: str, first: int = 1

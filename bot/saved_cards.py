@@ -14,7 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from core.records import Product
 
-from .cards import BUTTONS_PER_ROW, CAPTION_LIMIT, MAX_PER_CARD, Card, collage, is_link
+from .cards import BUTTONS_PER_ROW, MAX_PER_CARD, Card, collage, fitted_caption, is_link
 from .saved import REMOVE_PREFIX, SAVED_LIMIT, Change
 
 SAVED = "♥ Saved. /saved lists your saved items; I'll tell you when the price drops."
@@ -63,13 +63,7 @@ def _link(title: str, url: str) -> str:
 
 def saved_caption(products: Sequence[SavedProduct], first: int, total: int) -> str:
     head = f"<b>♥ Your saved items</b> ({first}–{first + len(products) - 1} of {total})"
-    for width in (80, 50, 30, 15):
-        lines = [head] + [f"{i}. {_link(p.title[:width], p.url)} · {html.escape(p.price_label)}"
-                          for i, p in enumerate(products, start=first)]
-        text = "\n".join(lines)
-        if len(text) <= CAPTION_LIMIT:
-            return text
-    return text[:CAPTION_LIMIT]
+    return fitted_caption(head, products, first, widths=(80, 50, 30, 15))
 
 
 def saved_keyboard(products: Sequence[SavedProduct], first: int) -> InlineKeyboardMarkup:

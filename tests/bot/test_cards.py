@@ -151,3 +151,24 @@ def test_the_summary_says_whose_picks_and_how_sure():
     assert said(gender="women", gender_source="photo", wearer={"gender": "unsure"}) == \
         "Not sure whose: unisex or women's picks · /gender to choose"
     assert said(gender="men", gender_source="you") == "Men's picks, as you chose · /gender to change"
+
+
+def test_captions_count_what_telegram_counts_and_cut_titles_with_an_ellipsis():
+    from bot.saved_cards import SavedProduct, saved_caption
+
+    catalog = Catalog(DEMO / "catalog.db", DEMO)
+    rows = list(catalog.db.query("select id from products where title like 'United Colors%' "
+                                 "order by id limit 10"))
+    products = [SavedProduct(**catalog.to_product(r).__dict__)
+                for r in catalog.get_many([r["id"] for r in rows]).values()]
+    assert len(products) == 10
+    text = saved_caption(products, 1, 12)
+    # ten links' markup is past 1024 characters, what Telegram shows is not: the titles stay
+    assert len(text) > cards.CAPTION_LIMIT >= cards.visible_length(text)
+    lines = text.splitlines()[1:]
+    for p, line in zip(products, lines):
+        assert f"<b>{p.brand}</b>" in line  # the brand once, apart, then the rest of the title
+        shown = line.split("</b> ", 1)[1].split("</a>")[0]
+        rest = collage.title_without_brand(p)
+        assert shown == rest or (shown.endswith("…") and rest.startswith(shown[:-1]))
+    assert cards.visible_length("<b>A&amp;B</b> ₹") == 5 and cards.visible_length("👗") == 2
