@@ -126,12 +126,16 @@ def gender_set(choice: str) -> str:
             "kids": "OK: I'll show kids' products."}.get(choice, f"OK: I'll show products for {choice}.")
 
 
-def nothing_found(category: str, budget: Optional[int], more: bool) -> str:
+def nothing_found(category: str, budget: Optional[int], more: bool, gender: str = "any") -> str:
+    """No (more) products for an article, naming the filters that may be why."""
     what = label(category).lower()
+    whose = {"women": "women's ", "men": "men's ", "kids": "kids' "}.get(gender, "")
     if more:
-        return f"No more {what} products like this one."
+        return f"No more {whose}{what} products like this one."
     limit = f" under ₹{budget:,}" if budget is not None else ""
-    return f"I found no {what} products{limit} like this one in the catalog."
+    hints = [x for x in ("/gender" if whose else "", "/budget" if limit else "") if x]
+    change = f" ({' or '.join(hints)} to change)" if hints else ""
+    return f"I found no {whose}{what} products{limit} like this one in the catalog{change}."
 
 
 def stats(engine_stats: dict, refreshing: bool, served: int, busy: int, users: int) -> str:

@@ -201,7 +201,7 @@ async def send_card(chat_id: int, context: ContextTypes.DEFAULT_TYPE, shown: Sho
     was found."""
     if not products:
         await context.bot.send_message(chat_id, cards.nothing_found(
-            shown.category, budget, more=shown.offset > 0))
+            shown.category, budget, more=shown.offset > 0, gender=shown.gender))
         return
     card = await (rendering or start_card(context, chat_id, shown, products, budget, key))
     await context.bot.send_photo(chat_id, card.photo, caption=card.caption, parse_mode=HTML,

@@ -172,3 +172,15 @@ def test_captions_count_what_telegram_counts_and_cut_titles_with_an_ellipsis():
         rest = collage.title_without_brand(p)
         assert shown == rest or (shown.endswith("…") and rest.startswith(shown[:-1]))
     assert cards.visible_length("<b>A&amp;B</b> ₹") == 5 and cards.visible_length("👗") == 2
+
+
+def test_nothing_found_names_the_filters_that_may_be_why():
+    assert cards.nothing_found("handbag", None, more=False, gender="kids") == \
+        "I found no kids' bag products like this one in the catalog (/gender to change)."
+    assert cards.nothing_found("footwear", 500, more=False, gender="women") == \
+        "I found no women's shoes products under ₹500 like this one in the catalog " \
+        "(/gender or /budget to change)."
+    assert cards.nothing_found("eyewear", None, more=False) == \
+        "I found no sunglasses products like this one in the catalog."
+    assert cards.nothing_found("topwear", None, more=True, gender="men") == \
+        "No more men's top products like this one."
