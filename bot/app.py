@@ -40,19 +40,19 @@ COMMANDS = [("start", "what to send"), ("help", "what to send, and the commands"
 
 
 DRAIN_SECONDS = 60.0  # at shutdown, photos already taken get this long to be answered
-NEW = filters.UpdateType.MESSAGE  # new private/group messages; edits don't re-run a look
+NEW = filters.UpdateType.MESSAGE  # new private/group messages: an edit re-runs no command or look
 
 
 def handler_list() -> list[BaseHandler]:
     """Every handler, in the order they are tried."""
     return [
-        CommandHandler(["start", "help"], h.start),
-        CommandHandler("gender", h.gender),
-        CommandHandler("budget", h.budget),
-        CommandHandler("settings", h.settings),
-        CommandHandler("stats", h.stats),
-        CommandHandler("crawl", h.crawl),
-        *saved_handlers.handler_list(),
+        CommandHandler(["start", "help"], h.start, filters=NEW),
+        CommandHandler("gender", h.gender, filters=NEW),
+        CommandHandler("budget", h.budget, filters=NEW),
+        CommandHandler("settings", h.settings, filters=NEW),
+        CommandHandler("stats", h.stats, filters=NEW),
+        CommandHandler("crawl", h.crawl, filters=NEW),
+        *saved_handlers.handler_list(NEW),
         MessageHandler(NEW & filters.PHOTO, photos.photo),
         # a file of any declared type: its bytes decide (a GIF is an animation, answered below)
         MessageHandler(NEW & filters.Document.ALL & ~filters.ANIMATION, photos.image_document),

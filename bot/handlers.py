@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 from telegram import Message, Update
-from telegram.constants import ParseMode
+from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
@@ -257,7 +257,12 @@ async def other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     kind = next((k for k in cards.OTHER_INPUT if getattr(message, k, None)), "other")
     if kind == "text" and message.text.startswith("/"):
+        to = message.text.split()[0].partition("@")[2]
+        if to and to.lower() != (context.bot.username or "").lower():
+            return  # another bot's command, in a group
         kind = "command"
+    if message.chat.type != ChatType.PRIVATE and kind != "command":
+        return  # a group's talk is not for the bot: it answers photos and its commands there
     await message.reply_text(cards.OTHER_INPUT[kind])
 
 

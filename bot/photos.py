@@ -12,7 +12,7 @@ from itertools import groupby
 from typing import AsyncIterator, Optional
 
 from telegram import Chat, Message, Update, User
-from telegram.constants import ChatAction
+from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackContext, ContextTypes
 
@@ -80,7 +80,9 @@ async def image_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     message = update.effective_message
     doc = message.document
     if not may_be_picture(doc.mime_type, doc.file_name):
-        await message.reply_text(cards.OTHER_INPUT["document"])
+        if message.chat.type == ChatType.PRIVATE:  # in a group, a file for the members
+            # quoted: in an album of files it names the one that isn't a picture
+            await message.reply_text(cards.OTHER_INPUT["document"], do_quote=True)
         return
     await receive(context, Incoming(message, doc.file_id, doc.file_size, context))
 

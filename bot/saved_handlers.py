@@ -11,7 +11,7 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler, \
-    ContextTypes
+    ContextTypes, filters
 
 from core.config import Config
 
@@ -100,8 +100,10 @@ async def alerts_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
                                               else texts.ALERTS_OFF)
 
 
-def handler_list() -> list[BaseHandler]:
-    return [CommandHandler("saved", saved), CommandHandler("alerts", alerts_command),
+def handler_list(messages: filters.BaseFilter = filters.UpdateType.MESSAGE) -> list[BaseHandler]:
+    """The saved items' handlers; their commands answer `messages` (new ones, not edits)."""
+    return [CommandHandler("saved", saved, filters=messages),
+            CommandHandler("alerts", alerts_command, filters=messages),
             CallbackQueryHandler(save, pattern=f"^{SAVE_PREFIX}"),
             CallbackQueryHandler(remove, pattern=f"^{REMOVE_PREFIX}")]
 

@@ -66,6 +66,15 @@ class UserSide:
         return [{**self.add_file(data[:2000], None), "width": 90, "height": 120},
                 {**self.add_file(data, size), "width": width, "height": height}]
 
+    def edit_text(self, message: dict, text: str) -> dict:
+        """The sender edits an earlier text message: an edited_message update."""
+        entities = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}] \
+            if text.startswith("/") else []
+        edited = {**message, "text": text, "edit_date": int(time.time()),
+                  **({"entities": entities} if entities else {})}
+        self._push({"edited_message": edited})
+        return edited
+
     def send_photo(self, user_id: int, data: bytes, size: Optional[int] = None,
                    width: int = 600, height: int = 800, **extra: Any) -> dict:
         return self.send(user_id, photo=self.photo_sizes(data, size, width, height), **extra)

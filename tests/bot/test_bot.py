@@ -139,6 +139,29 @@ async def test_every_bad_input_gets_a_clear_reply(look_engine, tmp_path):
         assert not f.sent(None, "sendPhoto")
 
 
+async def test_edits_other_bots_commands_and_group_talk_get_no_answer(look_engine, tmp_path):
+    def command(text: str) -> dict:
+        return {"text": text, "entities": [{"type": "bot_command", "offset": 0,
+                                            "length": len(text)}]}
+
+    async with running_bot(look_engine, bot_config(look_engine, tmp_path)) as bot:
+        f = bot.fake
+        hello = f.send_text(13, "hello")
+        await f.wait_for(lambda: f.sent(13, "sendMessage"), 20)
+        f.edit_text(hello, "/gender women")  # an edit is not a new command
+        f.send(61, chat_id=-700, text="thanks!")  # members talking in a group
+        f.send(61, chat_id=-700, **command("/start@some_other_bot"))
+        f.send(62, chat_id=-700, **command("/settings@lookbot_test_bot"))  # this bot's
+        pdf = f.send_document(14, b"%PDF-1.4 not a photo", "application/pdf", "cv.pdf")
+        await f.wait_for(lambda: f.sent(-700, "sendMessage") and f.sent(14), 20)
+        await bot.settled()
+        assert [c.text for c in f.sent(13, "sendMessage")] == [cards.OTHER_INPUT["text"]]
+        assert "auto" in await say(bot, 13, "/settings")  # the edit changed nothing
+        in_group = f.sent(-700, "sendMessage")
+        assert len(in_group) == 1 and "auto" in in_group[0].text
+        assert [c.text for c in f.replies_to(pdf)] == [cards.OTHER_INPUT["document"]]
+
+
 @pytest.mark.slow
 async def test_more_like_this_still_works_after_a_restart(look_engine, tmp_path):
     config = bot_config(look_engine, tmp_path)
