@@ -69,9 +69,14 @@ def too_large(limit_bytes: int) -> str:
             f"(under {limit_bytes // 1_000_000} MB).")
 
 
-def queued(taken: int) -> str:
-    """The one acknowledgement for an album, or for photos sent while others wait."""
-    head = f"Got your {taken} photos." if taken > 1 else "Got it."
+def queued(taken: int, batch: int = 0) -> str:
+    """The one acknowledgement for an album, or for photos sent while others wait; when only the
+    first `taken` of an album of `batch` were taken, it says so (the refusal names the rest)."""
+    if taken < batch:
+        head = "Got the first photo of this album." if taken == 1 else \
+            f"Got the first {taken} photos of this album."
+    else:
+        head = f"Got your {taken} photos." if taken > 1 else "Got it."
     return f"{head} I'll answer your photos one at a time, in the order you sent them."
 
 

@@ -139,8 +139,8 @@ async def admit(svc: Services, photos: list[Incoming]) -> None:
     admission: Admission[Incoming] = svc.queue.offer(fitting[0].sender, fitting)
     svc.pending.add(p.record() for p in admission.taken)
     if admission.acknowledge:
-        await admission.taken[0].message.reply_text(cards.queued(len(admission.taken)),
-                                                    do_quote=True)
+        await admission.taken[0].message.reply_text(
+            cards.queued(len(admission.taken), len(fitting)), do_quote=True)
     if admission.refused:
         svc.prefs.count("busy", len(admission.refused))
         text = cards.refused(len(admission.refused), len(fitting),

@@ -10,7 +10,7 @@ from tests.fake_telegram import FakeTelegram
 from tests.helpers import CARD_TITLE, bot_config, running_bot, shared, small_jpeg
 
 PHOTOS = ["clothing__photos_0032.jpg", "clothing__photos_0049.jpg", "clothing__photos_0098.jpg"]
-ACKS = {cards.queued(n) for n in range(1, 11)}
+ACKS = {cards.queued(n, batch) for n in range(1, 11) for batch in range(0, 11)}
 
 
 async def crash(bot) -> None:
