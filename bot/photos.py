@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from dataclasses import dataclass
 from itertools import groupby
-from typing import AsyncIterator, Optional
+from typing import AsyncIterator, Callable, Iterator, Optional
 
 from telegram import Chat, Message, Update, User
 from telegram.constants import ChatAction, ChatType
@@ -179,14 +180,39 @@ async def look_and_reply(job: Incoming) -> None:
 async def farewell(svc: Services, timeout: float) -> None:
     """At shutdown: answer what can be answered in `timeout` s and ask for the photos never
     started again. One stopped part-way through has had part of its answer: it stays recorded,
-    and the next start answers it whole (as after a crash)."""
-    left = await svc.queue.drain(timeout)
+    and the next start answers it whole (as after a crash). A second stop signal meanwhile stops
+    at once, and what is left stays recorded for the next start too."""
+    drain = asyncio.ensure_future(svc.queue.drain(timeout))
+    with on_stop_signal(drain.cancel):
+        await asyncio.wait({drain})
+    if drain.cancelled():
+        left = await svc.queue.stop()
+        log.warning("stopped at once on a second signal: %d photo(s) stay recorded for the next "
+                    "start", left)
+        return
+    left = drain.result()
     for job in left.never_started:
         with contextlib.suppress(TelegramError):
             await job.message.reply_text(cards.RESTARTING, do_quote=True)
             svc.pending.remove(*job.key)
     if left.cut:
         log.info("%d photo(s) stopped part-way kept for the next start", len(left.cut))
+
+
+@contextlib.contextmanager
+def on_stop_signal(callback: Callable[[], object]) -> Iterator[None]:
+    """Call `callback` on SIGINT or SIGTERM while inside (where the loop can take signals)."""
+    loop = asyncio.get_running_loop()
+    taken = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, callback)  # not in the main thread: none
+            taken.append(sig)
+    try:
+        yield
+    finally:
+        for sig in taken:
+            loop.remove_signal_handler(sig)
 
 
 async def resume(app: Application) -> int:

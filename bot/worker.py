@@ -135,6 +135,17 @@ class PhotoQueues(Generic[J]):
             self._waiting.pop(user_id, None)
             self._acknowledged.discard(user_id)
 
+    async def stop(self) -> int:
+        """Stop every answer at once (a second stop signal during the drain): how many photos
+        were left unanswered. Whoever recorded them still has them."""
+        left, self._stopping = self.pending, True
+        for task in list(self._tasks.values()):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.answered, self._stopping = self.taken, False
+        return left
+
     async def drain(self, timeout: float, finish: float = 15.0) -> Drained[J]:
         """At shutdown: wait up to `timeout` s for every taken photo to be answered; then start
         no further photo and give those being answered up to `finish` s more, since an answer

@@ -166,6 +166,45 @@ async def test_photos_taken_before_sigkill_are_answered_once_in_order_by_the_nex
 
 
 @pytest.mark.slow
+async def test_a_second_stop_signal_stops_at_once_and_keeps_what_was_left(tmp_path):
+    data = tmp_path / "data"
+    copy_data_dir(Config.from_env().data_dir, data)
+    fake = await FakeTelegram().start()
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "LOOKBOT_DATA_DIR": str(data),
+           "LOOKBOT_TELEGRAM_BASE_URL": fake.base_url,
+           "LOOKBOT_TELEGRAM_BASE_FILE_URL": fake.base_file_url, "LOOKBOT_CRAWL_TIME": "off",
+           "LOOKBOT_WORKERS": "1", "LOOKBOT_WEBHOOK_URL": "", "LOOKBOT_K": "2",
+           "LOOKBOT_BOT_DB": str(tmp_path / "bot.db")}
+    log = tmp_path / "bot.log"
+    photo = small_jpeg(shared("people", "fullshot", "clothing__photos_0032.jpg"), 320)
+    with open(log, "ab") as out:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.app", cwd=REPO, env=env, stdout=out, stderr=out)
+    try:
+        for _ in range(6):
+            fake.send_photo(82, photo)
+        await fake.wait_for(lambda: proc.returncode is not None
+                            or [c for c in fake.sent(82) if c.text.startswith("I found")], 240)
+        proc.send_signal(signal.SIGTERM)  # the drain would answer for up to 60 s
+        await fake.wait_for(lambda: "Application is stopping" in log.read_text()
+                            or proc.returncode is not None, 30)
+        await asyncio.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)  # don't wait
+        await asyncio.wait_for(proc.wait(), 30)
+        text = log.read_text()
+        assert proc.returncode == 0, text[-3000:]
+        assert "stay recorded for the next start" in text
+        assert "Task was destroyed" not in text and "Traceback" not in text, text[-3000:]
+        with contextlib.closing(sqlite3.connect(tmp_path / "bot.db")) as db:
+            kept = db.execute("select count(*) from pending_photos").fetchone()[0]
+        assert kept >= 1  # nothing lost: the next start answers them
+        assert not [c for c in fake.sent(82) if "send it again" in c.text]
+    finally:
+        await stop_process(proc)
+        await fake.stop()
+
+
+@pytest.mark.slow
 async def test_a_refused_token_or_an_unreachable_telegram_is_one_clear_line_without_the_token(
         tmp_path):
     fake = await FakeTelegram().start()  # it answers 401 to any other token, as Telegram does
