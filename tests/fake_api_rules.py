@@ -67,8 +67,11 @@ def check_markup(params: dict) -> None:
                 raise ApiError(400, "Bad Request: BUTTON_URL_INVALID")
 
 
-def check_caption(text: Optional[str]) -> None:
-    if len(text or "") > 1024:
+def check_caption(text: Optional[str], parse_mode: Optional[str] = None) -> None:
+    """Telegram's 1024 characters count the caption after its entities are parsed (the markup
+    gone), in UTF-16 code units."""
+    shown = visible_html(text or "") if parse_mode == "HTML" else (text or "")
+    if len(shown.encode("utf-16-le")) // 2 > 1024:
         raise ApiError(400, "Bad Request: message caption is too long")
 
 

@@ -176,7 +176,7 @@ class FakeTelegram(UserSide):
         return self._message(params, text=text)
 
     async def _m_sendPhoto(self, params, files):
-        check_caption(params.get("caption"))
+        check_caption(params.get("caption"), params.get("parse_mode"))
         check_markup(params)
         if "photo" in files:
             photo = {"file_id": "sent-photo", "file_unique_id": "sp", "width": 100,
@@ -196,7 +196,7 @@ class FakeTelegram(UserSide):
             raise ApiError(400, "Bad Request: media group must include 2-10 items")
         out = []
         for item in media:
-            check_caption(item.get("caption"))
+            check_caption(item.get("caption"), item.get("parse_mode"))
             out.append(self._message(params, photo=[self._media(item["media"], files)],
                                      caption=item.get("caption", "")))
         return out
@@ -227,7 +227,7 @@ class FakeTelegram(UserSide):
         return await self._edit(params, text=params.get("text", ""))
 
     async def _m_editMessageCaption(self, params, files):
-        check_caption(params.get("caption"))
+        check_caption(params.get("caption"), params.get("parse_mode"))
         return await self._edit(params, caption=params.get("caption", ""))
 
     async def _m_editMessageReplyMarkup(self, params, files):

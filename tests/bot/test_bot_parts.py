@@ -40,7 +40,8 @@ def test_card_fits_telegram_limits_even_with_huge_titles():
     long = "Roadster " + "Extraordinarily Long Product Name " * 12
     products = [product(i, long, price=1299 if i % 2 else None) for i in range(12)]
     card = cards.card("bottomwear", products, "more:abcdef123456", first=6)
-    assert len(card.caption) <= cards.CAPTION_LIMIT
+    # Telegram's limit counts the caption after its HTML is parsed ("after entities parsing")
+    assert cards.visible_length(card.caption) <= cards.CAPTION_LIMIT
     assert card.caption.count('<a href="https://www.myntra.com/') == cards.MAX_PER_CARD
     assert "₹1,299" in card.caption and "price on Myntra" in card.caption
     rows = card.keyboard.inline_keyboard
@@ -308,6 +309,11 @@ async def test_fake_api_speaks_albums_urls_edits_and_files_like_telegram():
             assert fake.sent(5, "sendPhoto")[-1].params["photo"].startswith("https://")
             with pytest.raises(BadRequest, match="caption is too long"):
                 await bot.send_photo(5, jpegs[0], caption="x" * 1025)
+            # counted after the markup is parsed, as Telegram counts it: this one fits
+            await bot.send_photo(5, jpegs[0], caption=f'<a href="https://x.example/">{"x" * 1000}</a>',
+                                 parse_mode="HTML")
+            with pytest.raises(BadRequest, match="caption is too long"):
+                await bot.send_photo(5, jpegs[0], caption="<b>👗</b>" * 513, parse_mode="HTML")
             with pytest.raises(BadRequest, match="parse entities"):
                 await bot.send_message(5, "<b>unclosed", parse_mode="HTML")
             keys = InlineKeyboardMarkup([[InlineKeyboardButton("1", url="https://x.example")]])
