@@ -11,7 +11,7 @@ from core.ccp_types import likeliest
 from core.rerank import Candidate, rerank
 from core.street import (STREET_FILE, ArticleHint, WearerCall, load_street_model, resolve_gender,
                          vote)
-from tests.helpers import FIXTURES, REPO
+from tests.helpers import REPO
 
 WEIGHTS = (1.0, 1.0, 1.0, 0.0)  # garment mean, person box, head box, bias
 

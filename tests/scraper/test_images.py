@@ -4,11 +4,10 @@ from __future__ import annotations
 import hashlib
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
-from tests.helpers import FIXTURES, REPO
+from tests.helpers import FIXTURES
 
 from scraper.images import ImageError, ImageJob, download_images, fetch_image, image_relpath
 
