@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from .index import IndexMismatch
 from .records import (Article, Detection, GateVerdict, LookResult, Product, SearchOptions)
 from .street import ArticleHint
 
@@ -61,6 +62,13 @@ def look_from_wire(wire: dict[str, Any]) -> LookResult:
     return result
 
 
+def _expired(response) -> bool:
+    try:
+        return bool(response.json().get("expired"))
+    except ValueError:
+        return False
+
+
 class RemoteEngine:
     """Calls a `lookbot serve` app; thread-safe (one pooled HTTP client)."""
 
@@ -78,6 +86,9 @@ class RemoteEngine:
             response = self.client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise EngineUnavailable(f"engine service {self.url} unreachable: {exc}") from exc
+        if response.status_code == 409 and _expired(response):
+            self._embedding = None  # the service's models changed: ask again
+            raise IndexMismatch(f"engine service {self.url}: {response.json()['error']}")
         if response.status_code != 200:
             raise EngineUnavailable(f"engine service {self.url}{path} answered "
                                     f"{response.status_code}: {response.text[:200]}")
@@ -93,7 +104,8 @@ class RemoteEngine:
                ) -> list[Product]:
         body = {"vector": np.asarray(vector, np.float32).tolist(), "category": category,
                 **options_query(options), "exclude": list(exclude),
-                "hint": hint.to_wire() if hint is not None else None}
+                "hint": hint.to_wire() if hint is not None else None,
+                "embedding": self.embedding_version}  # a service whose models changed: 409
         return [Product(**p) for p in self._call("POST", "/search", json=body)["products"]]
 
     def stats(self) -> dict:

@@ -1,9 +1,14 @@
 """`lookbot serve`: the engine as a Ray Serve application.
 
-- `POST /look` with a photo's bytes (query `gender`, `k`, `budget`, `photo`) answers the same JSON
-  object as one line of `lookbot look --json`; `full=1` adds what a remote bot needs (core/remote.py).
-- `POST /search` (JSON: vector, category, gender, k, budget, offset) answers {"products": [...]}.
+- `POST /look` with a photo's bytes (query `gender`, `k`, `budget`, `offset`, `photo`) answers the
+  same JSON object as one line of `lookbot look --json`; `full=1` adds what a remote bot needs
+  (core/remote.py). A photo over LOOKBOT_MAX_IMAGE_BYTES is refused unread (413).
+- `POST /search` (JSON: vector, category, gender, k, budget, offset, exclude, hint, embedding)
+  answers {"products": [...]}; a vector of another embedding than the service's is 409 with
+  `"expired": true` (the bot then says the results have expired).
 - `GET /stats` answers `Engine.stats()`; `GET /healthz` answers "ok" once the replica has loaded.
+- A bad parameter is 400 with {"error": ...} naming it and what it takes (core/service_requests.py),
+  an unknown route 404 and a wrong method 405.
 
 Each replica loads its own `Engine` from the shared data path and switches to a new index version
 when `lookbot index` publishes one (index/CURRENT), as the in-process bot does.
@@ -17,13 +22,15 @@ from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
 from .config import REPO_ROOT, Config
-from .records import SearchOptions
+from .index import IndexMismatch
 from .remote import look_to_wire
+from .service_requests import BadRequest, search_category, search_options, search_vector
 from .street import ArticleHint
 
 log = logging.getLogger(__name__)
 
 APP_NAME = "lookbot"
+ROUTES = {"/look": ("POST",), "/search": ("POST",), "/stats": ("GET",), "/healthz": ("GET",)}
 
 
 @dataclass
@@ -41,13 +48,6 @@ class ServeSettings:
     target_ongoing_requests: float = 2.0
 
 
-def _options(query: Any) -> SearchOptions:
-    budget = query.get("budget")
-    return SearchOptions(gender=query.get("gender") or "auto", k=int(query.get("k") or 5),
-                         budget=int(float(budget)) if budget not in (None, "", "none") else None,
-                         offset=int(query.get("offset") or 0))
-
-
 class LookService:
     """One replica: an Engine and the three routes. Wrapped by `serve.deployment` in `build_app`."""
 
@@ -60,34 +60,53 @@ class LookService:
     async def __call__(self, request) -> Any:
         from starlette.responses import JSONResponse, PlainTextResponse
 
-        path = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+        def error(status: int, message: str, **extra: Any):
+            return JSONResponse({"error": message, **extra}, status_code=status)
+
+        route, method = request.url.path.rstrip("/") or "/", request.method
+        allowed = ROUTES.get(route)
+        if allowed is None:
+            return error(404, f"no route {route}: POST /look, POST /search, GET /stats, "
+                              f"GET /healthz")
+        if method not in allowed and not (method == "HEAD" and "GET" in allowed):
+            return error(405, f"{route} takes {' or '.join(allowed)}, not {method}")
         try:
-            if request.method == "POST" and path == "look":
-                data = await request.body()
-                result = await self._run(self.engine.look, data,
-                                         request.query_params.get("photo") or "photo",
-                                         _options(request.query_params))
+            if route == "/look":
+                size = int(request.headers.get("content-length") or 0)
+                limit = self.engine.config.max_image_bytes
+                if size > limit:  # refused before reading it
+                    return error(413, f"the photo is {size} bytes; at most {limit} are taken")
+                options = search_options(request.query_params)
+                result = await self._run(self.engine.look, await request.body(),
+                                         request.query_params.get("photo") or "photo", options)
                 full = request.query_params.get("full") in ("1", "true")
                 return _json(look_to_wire(result, full=full))
-            if request.method == "POST" and path == "search":
+            if route == "/search":
                 body = await request.json()
-                import numpy as np
-
-                products = await self._run(self.engine.search,
-                                           np.asarray(body["vector"], np.float32),
-                                           body["category"], _options(body),
-                                           tuple(body.get("exclude") or ()),
-                                           ArticleHint.from_wire(body.get("hint")))
+                if not isinstance(body, dict):
+                    raise BadRequest("the body must be a JSON object")
+                sent = body.get("embedding")
+                if sent and sent != self.engine.embedding_version:
+                    return error(409, f"the vector is of embedding {sent}, this service embeds "
+                                      f"with {self.engine.embedding_version}", expired=True)
+                index = self.engine.index
+                products = await self._run(
+                    self.engine.search, search_vector(body, index.dim if index else None),
+                    search_category(body), search_options(body),
+                    tuple(body.get("exclude") or ()), ArticleHint.from_wire(body.get("hint")))
                 return _json({"products": [asdict(p) for p in products]})
-            if request.method == "GET" and path == "stats":
+            if route == "/stats":
                 await self._run(self.engine.reload_if_changed)
                 return _json(self.engine.stats())
-            if request.method == "GET" and path == "healthz":
-                return PlainTextResponse("ok")
-        except (KeyError, ValueError, TypeError) as exc:  # a malformed request, not a crash
-            return JSONResponse({"error": f"bad request: {exc}"}, status_code=400)
-        return JSONResponse({"error": f"no route {request.method} {request.url.path}"},
-                            status_code=404)
+            return PlainTextResponse("ok")
+        except IndexMismatch as exc:  # a vector of an embedding this index was not built with
+            return error(409, str(exc), expired=True)
+        except json.JSONDecodeError:
+            return error(400, "the body must be JSON")
+        except BadRequest as exc:
+            return error(400, str(exc))
+        except (KeyError, ValueError, TypeError, OverflowError) as exc:  # malformed, not a crash
+            return error(400, f"bad request: {exc}")
 
     @staticmethod
     async def _run(fn, *args):

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
-import torch
 
 from .ccp_types import likeliest, type_plausibility
 from .garment_geometry import geometry_inputs
@@ -230,6 +229,8 @@ class StreetModel:
 
 def load_street_model(path: Path, in_dim: Optional[int] = None) -> StreetModel:
     """The street model from disk (offline; plain tensors only, no pickled code)."""
+    import torch  # here: a bot on a remote engine imports this module for ArticleHint alone
+
     path = Path(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)

@@ -28,3 +28,18 @@ def test_serve_look_answers_as_lookbot_look_json(ray_service, engine):
         assert not bad.json()["full_shot"]
         assert client.get("/stats").json()["embedding"] == engine.embedding_version
         assert client.post("/look", content=b"", params={"k": "many"}).status_code == 400
+        # every bad value is a 400 naming it (the CLI refuses the same), never a silent default
+        for params, words in [({"k": 0}, "k must be"), ({"budget": "inf"}, "budget must be"),
+                              ({"offset": -1}, "offset must be"), ({"gender": "xyz"}, "gender")]:
+            answer = client.post("/look", content=b"x", params=params)
+            assert answer.status_code == 400 and words in answer.json()["error"], params
+        alias = client.post("/look", content=PHOTOS[0].read_bytes(), params={"gender": "w", "k": 1})
+        assert alias.json()["gender"]["shown"] == "women"  # as the engine names it
+        assert client.get("/look").status_code == 405
+        assert client.post("/anything/look", content=b"x").status_code == 404
+        vector = engine.look(PHOTOS[0].read_bytes()).articles[0].vector.tolist()
+        body = {"vector": vector, "category": "topwear", "k": 2}
+        assert len(client.post("/search", json=body).json()["products"]) == 2
+        assert client.post("/search", json={**body, "vector": vector[:10]}).status_code == 400
+        stale = client.post("/search", json={**body, "embedding": "an-older-model"})
+        assert stale.status_code == 409 and stale.json()["expired"] is True
