@@ -8,6 +8,7 @@ import asyncio
 import logging
 import os
 import sys
+import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Optional
@@ -140,7 +141,7 @@ def build_application(config: Config, token: str, engine, *, prefs: Optional[Pre
                       timeout_retries: int = 2, http_timeout: Optional[float] = None
                       ) -> Application:
     """The bot, wired to an already loaded engine; start it with run_polling/run_webhook."""
-    pool = pool or WorkerPool(config.bot_workers)
+    pool = pool or WorkerPool(config.bot_workers or (REMOTE_WORKERS if config.engine_url else 0))
     queue = PhotoQueues(photos.answer, order=lambda job: job.order,
                         per_user=config.bot_user_queue,
                         total=pool.workers + config.bot_queue_size)
@@ -220,13 +221,28 @@ def protect_token(token: str) -> None:
         handler.addFilter(redact)
 
 
-def load_engine(config: Config):
-    """The engine in this process, or a thin client of a `lookbot serve` app: same calls."""
+REMOTE_WORKERS = 8  # photos at once on a remote engine: its threads only wait on HTTP
+ENGINE_START_WAIT = 180.0  # s a bot waits at startup for its engine service (it may be starting)
+
+
+def load_engine(config: Config, wait_s: float = ENGINE_START_WAIT):
+    """The engine in this process, or a thin client of a `lookbot serve` app: same calls. A
+    service not yet answering (started at the same time: it takes 15-30 s) is waited for."""
     if config.engine_url:
-        from core.remote import RemoteEngine
+        from core.remote import EngineUnavailable, RemoteEngine
 
         engine = RemoteEngine(config.engine_url, timeout=config.engine_timeout)
-        log.info("engine service %s (embedding %s)", config.engine_url, engine.embedding_version)
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                version = engine.embedding_version
+                break
+            except EngineUnavailable as exc:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("waiting for the engine service (%s)", exc)
+                time.sleep(5)
+        log.info("engine service %s (embedding %s)", config.engine_url, version)
         return engine
     from core.pipeline import Engine
 

@@ -43,6 +43,8 @@ WELCOME = (
 RESTARTING = ("I'm restarting and couldn't get to this photo in time. Please send it again "
               "in a minute.")
 SOMETHING_WRONG = "Sorry, something went wrong on my side. Please try again."
+ENGINE_DOWN = ("My look engine isn't answering right now, so I couldn't look at this photo. "
+               "Please send it again in a few minutes.")
 NOT_ADMIN = "Sorry, that command is only for the bot's admins."
 EXPIRED = "These results have expired. Please send the photo again."
 NO_ARTICLES = ("I can see the whole person, but I couldn't pick out any clothes I know "

@@ -17,6 +17,7 @@ from telegram.ext import ContextTypes
 
 from core.config import Config
 from core.draw import render, to_jpeg
+from core.index import IndexMismatch
 from core.records import LookResult, SearchOptions
 
 from . import cards
@@ -236,11 +237,21 @@ async def more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     nxt = replace(shown, offset=shown.offset + svc.config.k)
     looks[key] = nxt  # moved on before any await: a tap meanwhile gets the page after this one
     looks.move_to_end(key)
-    await query.answer()
     options = SearchOptions(gender=shown.gender, k=svc.config.k, budget=shown.budget,
                             offset=nxt.offset)
-    products = await svc.pool.run(svc.engine.search, nxt.vector, nxt.category, options,
-                                  (), shown.hint)
+    try:
+        products = await svc.pool.run(svc.engine.search, nxt.vector, nxt.category, options,
+                                      (), shown.hint)
+    except Exception as exc:
+        if looks.get(key) is nxt:  # not shown: the next tap asks for this page again
+            looks[key] = shown
+        if isinstance(exc, IndexMismatch):  # the engine service's models changed since
+            await query.answer(cards.EXPIRED, show_alert=True)
+            return
+        with contextlib.suppress(TelegramError):
+            await query.answer()  # the error handler says what went wrong
+        raise
+    await query.answer()
     await send_card(update.effective_chat.id, context, nxt, products, options.budget, key=key)
 
 

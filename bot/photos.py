@@ -17,6 +17,8 @@ from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackContext, ContextTypes
 
+from core.remote import EngineUnavailable
+
 from . import cards
 from .handlers import Services, send_result, services
 from .photo_queue_store import PendingPhoto
@@ -167,14 +169,34 @@ async def look_and_reply(job: Incoming) -> None:
                     await message.reply_text(data, do_quote=True)
                     return
                 options = svc.prefs.get(job.sender).options(k=svc.config.k)
-                result = await svc.pool.run(svc.engine.look, data, f"telegram:{job.file_id}",
-                                            options)
+                result = await look_again_if_unreachable(svc, data, f"telegram:{job.file_id}",
+                                                         options)
             svc.prefs.count("requests")
             await send_result(message, context, result, data)
+    except EngineUnavailable as exc:  # a remote engine down for longer than the retries
+        log.warning("engine service unavailable; photo %s not looked at: %s", job.key, exc)
+        with contextlib.suppress(TelegramError):
+            await message.reply_text(cards.ENGINE_DOWN, do_quote=True)
     except Exception:
         log.exception("error while answering a photo")
         with contextlib.suppress(TelegramError):
             await message.reply_text(cards.SOMETHING_WRONG, do_quote=True)
+
+
+ENGINE_RETRY_SECONDS = (2.0, 5.0)  # waits before asking an unreachable engine service again
+
+
+async def look_again_if_unreachable(svc: Services, data: bytes, photo: str, options):
+    """The engine's look, asked again after each of ENGINE_RETRY_SECONDS when the engine
+    service (LOOKBOT_ENGINE_URL) does not answer: a replica restarting, a short network cut."""
+    for wait in (*ENGINE_RETRY_SECONDS, None):
+        try:
+            return await svc.pool.run(svc.engine.look, data, photo, options)
+        except EngineUnavailable as exc:
+            if wait is None:
+                raise
+            log.warning("engine service unavailable (%s); asking again in %.0f s", exc, wait)
+            await asyncio.sleep(wait)
 
 
 async def farewell(svc: Services, timeout: float) -> None:

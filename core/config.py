@@ -204,8 +204,8 @@ class Config(SharedPaths):
         "address the webhook server binds to")
     webhook_port: int = setting(8443, "LOOKBOT_WEBHOOK_PORT",
         "port the webhook server listens on (behind your proxy)", gt=0, lt=65536)
-    bot_workers: int = setting(0, "LOOKBOT_WORKERS", "photos processed at once; 0: one per CPU core",
-                               ge=0)
+    bot_workers: int = setting(0, "LOOKBOT_WORKERS", "photos processed at once; 0: one per CPU "
+        "core, or 8 with LOOKBOT_ENGINE_URL (the service's replicas do the work)", ge=0)
     bot_queue_size: int = setting(100, "LOOKBOT_QUEUE_SIZE",
         "photos of all users that may wait for a worker; beyond this users are told to retry", ge=0)
     bot_user_queue: int = setting(10, "LOOKBOT_USER_QUEUE",
