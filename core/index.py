@@ -115,6 +115,15 @@ def current_version(root: Path) -> Optional[str]:
         return None
 
 
+def missing_index(config) -> str:
+    """What to run when `config` (a core.config.Config) has no index: with no catalog either,
+    the step before."""
+    if config.catalog_path.exists():
+        return f"no index in {config.index_root}: run `lookbot index` first"
+    return (f"no catalog and no index in {config.data_dir}: run `lookbot build-demo` (or "
+            f"`lookbot crawl`), then `lookbot index`")
+
+
 def prune(root: Path, keep: int = 3) -> None:
     """Delete old versions, always keeping the current one and the `keep` newest."""
     current = current_version(root)

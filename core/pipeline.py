@@ -24,7 +24,7 @@ from .embed import Embedder
 from .garment_geometry import outfit_box
 from .gate import GateThresholds, PoseGate
 from .imageio import BAD_INPUT_MESSAGES, BadImage, Photo, decode
-from .index import CatalogIndex, IndexMismatch, current_version, normalise_gender
+from .index import CatalogIndex, IndexMismatch, current_version, missing_index, normalise_gender
 from .records import (Article, Detection, DetectResult, GateVerdict, LookResult, Product,
                       SearchOptions, SimilarResult)
 from .regions import body_shape
@@ -44,14 +44,6 @@ STREET_WINDOW = 400
 # man was read as a woman with confidence), so the user is asked for a bigger one instead.
 MIN_LOOK_SIDE = 240
 RANK_COLUMNS = (*LABELS, "active", "price")  # the catalog columns a search ranks and filters by
-
-
-def missing_index(config: Config) -> str:
-    """What to run when there is no index, with the step before it when the catalog is missing."""
-    if config.catalog_path.exists():
-        return f"no index in {config.index_root}: run `lookbot index` first"
-    return (f"no catalog and no index in {config.data_dir}: run `lookbot build-demo` (or "
-            f"`lookbot crawl`), then `lookbot index`")
 
 
 class Engine:

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
 from .config import REPO_ROOT, Config
-from .index import IndexMismatch
+from .index import IndexMismatch, current_version, missing_index
 from .remote import look_to_wire
 from .service_requests import BadRequest, search_category, search_options, search_vector
 from .street import ArticleHint
@@ -163,15 +165,52 @@ def connect_ray(address: str, num_cpus: Optional[int] = None) -> None:
             log.warning("local Ray did not start (%s); starting it again", exc)
 
 
+class ServeError(RuntimeError):
+    """Why the service cannot start, in one line."""
+
+
+def preflight(config: Config, settings: ServeSettings) -> None:
+    """What would stop the service, found before Ray starts: no index, a port in use, more CPUs
+    asked of a local Ray than the machine has (Serve would wait for them forever, silently)."""
+    if current_version(config.index_root) is None:
+        raise ServeError(missing_index(config))
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((settings.host, settings.port))
+        except OSError as exc:
+            raise ServeError(f"cannot listen on {settings.host}:{settings.port}: "
+                             f"{exc.strerror or exc}") from None
+    if settings.address == "local":
+        check_cpus(settings, float(os.cpu_count() or 1), "this machine")
+
+
+def check_cpus(settings: ServeSettings, have: float, where: str) -> None:
+    need = settings.min_replicas * settings.replica_cpus
+    if need > have:
+        most = int(have // settings.replica_cpus)
+        raise ServeError(f"{settings.min_replicas} replicas of {settings.replica_cpus:g} CPU need "
+                         f"{need:g} CPUs and {where} has {have:g}: ask for {most} or fewer, or set "
+                         f"a smaller LOOKBOT_SERVE_REPLICA_CPUS")
+
+
 def start_service(config: Config, settings: ServeSettings, wait_s: float = 600) -> str:
     """Deploy the app and wait until it answers; returns its base URL."""
+    import ray
     from ray import serve
 
+    preflight(config, settings)
     connect_ray(settings.address)
+    if settings.address != "local":
+        check_cpus(settings, float(ray.cluster_resources().get("CPU", 0)), "the Ray cluster")
     serve.start(http_options={"host": settings.host, "port": settings.port})
     log.info("deploying %s: replicas %d..%d, %.1f CPU each", APP_NAME, settings.min_replicas,
              settings.max_replicas, settings.replica_cpus)
-    serve.run(build_app(config, settings), name=APP_NAME, route_prefix="/", blocking=False)
+    try:
+        serve.run(build_app(config, settings), name=APP_NAME, route_prefix="/", blocking=False)
+    except RuntimeError as exc:  # a replica failed to load: its reason is in the replica's log
+        raise ServeError(f"{exc} (the replicas' logs: /tmp/ray/session_latest/logs/serve/)") \
+            from None
     url = f"http://{settings.host}:{settings.port}"
     deadline = time.time() + wait_s
     while serve.status().applications[APP_NAME].status != "RUNNING":
@@ -185,5 +224,7 @@ def stop_service() -> None:
     import ray
     from ray import serve
 
+    if not ray.is_initialized():  # never started (a preflight refusal): nothing to stop
+        return
     serve.shutdown()
     ray.shutdown()

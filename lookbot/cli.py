@@ -45,8 +45,10 @@ def _clear_error(exc: Exception) -> bool:
     from core.config import ConfigError
     from core.embed import EmbedderUnavailable
     from core.index import IndexMismatch
+    from core.service import ServeError
 
-    return isinstance(exc, (ConfigError, EmbedderUnavailable, IndexMismatch, FileNotFoundError))
+    return isinstance(exc, (ConfigError, EmbedderUnavailable, IndexMismatch, FileNotFoundError,
+                            ServeError))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

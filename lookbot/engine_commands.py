@@ -102,10 +102,11 @@ def index(quiet, drop_features, keep, ray_address, actors):
               help="Ray cluster address, or local to start one here")
 @click.option("--host", default="127.0.0.1", show_default=True, help="address HTTP binds to")
 @click.option("--port", type=int, default=None, help="HTTP port (default LOOKBOT_SERVE_PORT)")
-@click.option("--replicas", type=int, default=None, help="a fixed number of engine replicas")
-@click.option("--min-replicas", type=int, default=None,
+@click.option("--replicas", type=click.IntRange(min=1), default=None,
+              help="a fixed number of engine replicas")
+@click.option("--min-replicas", type=click.IntRange(min=1), default=None,
               help="autoscaling lower bound (default LOOKBOT_SERVE_MIN_REPLICAS)")
-@click.option("--max-replicas", type=int, default=None,
+@click.option("--max-replicas", type=click.IntRange(min=1), default=None,
               help="autoscaling upper bound (default LOOKBOT_SERVE_MAX_REPLICAS)")
 def serve(ray_address, host, port, replicas, min_replicas, max_replicas):
     """Run the engine as a Ray Serve app: POST /look answers as `lookbot look --json`."""
@@ -115,10 +116,16 @@ def serve(ray_address, host, port, replicas, min_replicas, max_replicas):
 
     cfg = config()
     low = replicas or min_replicas or cfg.serve_min_replicas
-    high = max(low, replicas or max_replicas or cfg.serve_max_replicas)
-    url = start_service(cfg, ServeSettings(address=ray_address, host=host,
-                                           port=port or cfg.serve_port, min_replicas=low,
-                                           max_replicas=high, replica_cpus=cfg.serve_replica_cpus))
+    high = replicas or max_replicas or max(low, cfg.serve_max_replicas)
+    if high < low:
+        raise click.UsageError(f"--max-replicas {high} is below --min-replicas {low}")
+    try:
+        url = start_service(cfg, ServeSettings(
+            address=ray_address, host=host, port=port or cfg.serve_port, min_replicas=low,
+            max_replicas=high, replica_cpus=cfg.serve_replica_cpus))
+    except Exception:
+        stop_service()  # a Ray this command started goes with it
+        raise
     click.echo(f"lookbot serve: POST {url}/look (replicas {low}..{high}); Ctrl-C stops")
     try:
         while True:

@@ -36,6 +36,9 @@ def test_the_former_module_entry_points_are_commands():
     # one article alone has no wearer to read a gender from
     (["similar", "--category", "topwear", "--gender", "auto", "x.jpg"],
      "'auto' is not one of 'any', 'men', 'women', 'kids'"),
+    (["serve", "--replicas", "0"], "0 is not in the range x>=1"),
+    (["serve", "--min-replicas", "3", "--max-replicas", "1"],
+     "--max-replicas 1 is below --min-replicas 3"),
 ])
 def test_a_usage_error_exits_2_with_a_message(capsys, argv, words):
     assert main(argv) == 2
@@ -98,3 +101,24 @@ def test_no_catalog_says_what_to_run_and_creates_nothing(tmp_path, monkeypatch, 
     (data_dir / "catalog.db").touch()
     assert main(["similar", "--category", "topwear", "x.jpg"]) == 2
     assert "run `lookbot index` first" in capsys.readouterr().err
+
+
+def test_serve_says_in_one_line_why_it_cannot_start_before_starting_ray(tmp_path, monkeypatch,
+                                                                         capsys):
+    import os
+    import socket
+
+    assert main(["serve", "--replicas", str((os.cpu_count() or 1) + 1)]) == 2
+    err = capsys.readouterr().err  # Serve would have waited for the CPUs forever, silently
+    assert err.startswith("lookbot: ") and "CPUs and this machine has" in err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        assert main(["serve", "--port", str(taken.getsockname()[1])]) == 2
+    assert "cannot listen on 127.0.0.1:" in capsys.readouterr().err
+    monkeypatch.setenv("LOOKBOT_DATA_DIR", str(tmp_path / "empty"))
+    assert main(["serve"]) == 2
+    assert "no catalog and no index" in capsys.readouterr().err
+    import ray
+
+    assert not ray.is_initialized()  # refused before any Ray started
