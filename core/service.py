@@ -51,7 +51,7 @@ class ServeSettings:
 
 
 class LookService:
-    """One replica: an Engine and the three routes. Wrapped by `serve.deployment` in `build_app`."""
+    """One replica: an Engine and its four routes. Wrapped by `serve.deployment` in `build_app`."""
 
     def __init__(self, config: Config) -> None:
         from .pipeline import Engine
