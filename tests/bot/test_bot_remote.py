@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from bot.app import build_application, load_engine
+from bot.app import build_application
+from bot.engine_link import load_engine
 from core.config import Config
 from core.remote import RemoteEngine
 from tests.fake_telegram import TOKEN, FakeTelegram
