@@ -43,6 +43,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def one_worker_bot_env(tmp_path: Path, fake: FakeTelegram, **extra: str) -> dict:
+    """The environment of a `bot.app` process on a copy of the demo data in `tmp_path`, polling
+    `fake`, answering one photo at a time, 2 products a card, its SQLite in tmp_path/bot.db."""
+    data = tmp_path / "data"
+    copy_data_dir(Config.from_env().data_dir, data)
+    return {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "LOOKBOT_DATA_DIR": str(data),
+            "LOOKBOT_TELEGRAM_BASE_URL": fake.base_url,
+            "LOOKBOT_TELEGRAM_BASE_FILE_URL": fake.base_file_url, "LOOKBOT_CRAWL_TIME": "off",
+            "LOOKBOT_WORKERS": "1", "LOOKBOT_WEBHOOK_URL": "", "LOOKBOT_K": "2",
+            "LOOKBOT_BOT_DB": str(tmp_path / "bot.db"), **extra}
+
+
 async def stop_process(proc: asyncio.subprocess.Process) -> None:
     """Stop a bot process as Ctrl-C would, killing it if it has not stopped within a minute."""
     if proc.returncode is None:
@@ -115,14 +127,8 @@ async def test_bot_process_serves_reloads_the_index_and_keeps_the_token_secret(t
 @pytest.mark.slow
 async def test_photos_taken_before_sigkill_are_answered_once_in_order_by_the_next_process(
         tmp_path):
-    data = tmp_path / "data"
-    copy_data_dir(Config.from_env().data_dir, data)
     fake = await FakeTelegram().start()
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "LOOKBOT_DATA_DIR": str(data),
-           "LOOKBOT_TELEGRAM_BASE_URL": fake.base_url,
-           "LOOKBOT_TELEGRAM_BASE_FILE_URL": fake.base_file_url, "LOOKBOT_CRAWL_TIME": "off",
-           "LOOKBOT_WORKERS": "1", "LOOKBOT_WEBHOOK_URL": "", "LOOKBOT_K": "2",
-           "LOOKBOT_DRAW_BOXES": "0", "LOOKBOT_BOT_DB": str(tmp_path / "bot.db")}
+    env = one_worker_bot_env(tmp_path, fake, LOOKBOT_DRAW_BOXES="0")
     log = tmp_path / "bot.log"
 
     def waiting() -> int:
@@ -167,14 +173,8 @@ async def test_photos_taken_before_sigkill_are_answered_once_in_order_by_the_nex
 
 @pytest.mark.slow
 async def test_a_second_stop_signal_stops_at_once_and_keeps_what_was_left(tmp_path):
-    data = tmp_path / "data"
-    copy_data_dir(Config.from_env().data_dir, data)
     fake = await FakeTelegram().start()
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "LOOKBOT_DATA_DIR": str(data),
-           "LOOKBOT_TELEGRAM_BASE_URL": fake.base_url,
-           "LOOKBOT_TELEGRAM_BASE_FILE_URL": fake.base_file_url, "LOOKBOT_CRAWL_TIME": "off",
-           "LOOKBOT_WORKERS": "1", "LOOKBOT_WEBHOOK_URL": "", "LOOKBOT_K": "2",
-           "LOOKBOT_BOT_DB": str(tmp_path / "bot.db")}
+    env = one_worker_bot_env(tmp_path, fake)
     log = tmp_path / "bot.log"
     photo = small_jpeg(shared("people", "fullshot", "clothing__photos_0032.jpg"), 320)
     with open(log, "ab") as out:
