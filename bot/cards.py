@@ -156,7 +156,7 @@ def stats(engine_stats: dict, refreshing: bool, served: int, busy: int, users: i
     lines += [f"<b>Index</b>: {esc(str(s['index_version']))} ({esc(str(s['embedding']))})",
               f"<b>Last crawl</b>: {esc(str(when))} {esc(str(crawl.get('status') or ''))}".rstrip(),
               f"<b>Refresh running</b>: {'yes' if refreshing else 'no'}",
-              f"<b>Requests served</b>: {served:,} ({busy:,} turned away busy)",
+              f"<b>Requests served</b>: {served:,} ({busy:,} turned away: a queue was full)",
               f"<b>Users with settings</b>: {users:,}"]
     return "\n".join(lines)
 

@@ -78,6 +78,9 @@ class LookService:
                 limit = self.engine.config.max_image_bytes
                 if size > limit:  # refused before reading it
                     return error(413, f"the photo is {size} bytes; at most {limit} are taken")
+                if request.headers.get("content-type", "").startswith("multipart/"):
+                    raise BadRequest("send the photo's bytes as the request body, not as a form "
+                                     "(curl --data-binary @photo.jpg)")
                 options = search_options(request.query_params)
                 result = await self._run(self.engine.look, await request.body(),
                                          request.query_params.get("photo") or "photo", options)

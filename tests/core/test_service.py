@@ -35,6 +35,8 @@ def test_serve_look_answers_as_lookbot_look_json(ray_service, engine):
             assert answer.status_code == 400 and words in answer.json()["error"], params
         alias = client.post("/look", content=PHOTOS[0].read_bytes(), params={"gender": "w", "k": 1})
         assert alias.json()["gender"]["shown"] == "women"  # as the engine names it
+        form = client.post("/look", files={"photo": ("p.jpg", PHOTOS[0].read_bytes())})
+        assert form.status_code == 400 and "--data-binary" in form.json()["error"]
         assert client.get("/look").status_code == 405
         assert client.post("/anything/look", content=b"x").status_code == 404
         vector = engine.look(PHOTOS[0].read_bytes()).articles[0].vector.tolist()
