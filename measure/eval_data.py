@@ -48,7 +48,9 @@ def detector_val_photos(models_dir: Path, ccp_dir: Path,
     """The CCP photos no model trained on, and how they were chosen: the detector split's
     validation photos in the folder the models `trained_on`, and in any other folder (a set kept
     for acceptance, in CCP's layout) every photo there."""
-    if not _same_folder(ccp_dir, trained_on):
+    from training.ccp_dataset import same_folder, split_photos
+
+    if not same_folder(ccp_dir, trained_on):
         names = sorted(p.name for p in (Path(ccp_dir) / "photos").glob("*.jpg"))
         return names, f"every photo in {ccp_dir} (not the folder the models trained on)"
     path = Path(models_dir) / "detector_split.json"
@@ -56,18 +58,9 @@ def detector_val_photos(models_dir: Path, ccp_dir: Path,
         data = json.loads(path.read_text())
         if isinstance(data.get("val"), list):
             return sorted(data["val"]), f"{path.name}:val (seed {data.get('seed')})"
-    from training.ccp_dataset import split_photos
-
     names = sorted(p.name for p in (Path(ccp_dir) / "photos").glob("*.jpg"))
     return split_photos(names, n_val=160, seed=0)["val"], \
         "fixed-seed fallback: split_photos(n_val=160, seed=0), no detector_split.json"
-
-
-def _same_folder(a: Path, b: Path) -> bool:
-    try:
-        return Path(a).resolve() == Path(b).resolve() or Path(a).samefile(b)
-    except OSError:  # one of them is missing: not the same folder
-        return False
 
 
 def gate_labels(people_dir: Path) -> list[tuple[Path, str]]:
@@ -125,4 +118,3 @@ def progress(items: list, desc: str) -> Any:
 def limited(items: list, limit: Optional[int]) -> list:
     """The first `limit` items (all of them without a limit)."""
     return items if limit is None else items[:limit]
-

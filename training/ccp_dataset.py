@@ -104,6 +104,15 @@ def split_dress(mask: np.ndarray, dress_ids: list[int], waist_y: float) -> list[
     return out
 
 
+def same_folder(a: Path, b: Path) -> bool:
+    """Whether two paths name one folder (a missing one is no folder): the CCP photos the models
+    trained on, or another set in CCP's layout."""
+    try:
+        return Path(a).resolve() == Path(b).resolve() or Path(a).samefile(b)
+    except OSError:
+        return False
+
+
 def read_shots(ccp_dir: Path) -> dict[str, dict[str, str]]:
     """shot_heuristic.csv by photo (each photo's person span and whether it is a full shot);
     empty for a folder without one, such as a set of new photos in CCP's layout."""

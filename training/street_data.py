@@ -23,6 +23,7 @@ from core.config import SHARED_CCP, Config
 from core.garment_geometry import GEOMETRY_DIM, garment_geometry, outfit_box
 from core.imageio import decode
 from core.crops import crop
+from training.ccp_dataset import same_folder
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ def chunk_digest(photos: Sequence[str], ccp_dir: Path) -> str:
     same names (a set of new photos in CCP's layout), so its path is part of the name; CCP's own
     folder keeps the names it always had."""
     key = "\n".join(photos)
-    if Path(ccp_dir).resolve() != CCP_DIR.resolve():
+    if not same_folder(ccp_dir, CCP_DIR):
         key += f"\n@{Path(ccp_dir).resolve()}"
     return hashlib.sha1(key.encode()).hexdigest()[:10]
 
