@@ -143,7 +143,7 @@ class PhotoQueues(Generic[J]):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self.answered, self._stopping = self.taken, False
+        self.answered, self._stopping = self.taken, False  # empty again, and open
         return left
 
     async def drain(self, timeout: float, finish: float = 15.0) -> Drained[J]:
@@ -161,10 +161,5 @@ class PhotoQueues(Generic[J]):
         if tasks:
             await asyncio.wait(tasks, timeout=finish)
         cut = [self._current[user] for user in list(self._tasks) if user in self._current]
-        for task in list(self._tasks.values()):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self.answered = self.taken  # the rest are the caller's: "please send it again", or kept
-        self._stopping = False  # empty again, and open (tests reuse a drained one)
+        await self.stop()  # the rest are the caller's: "please send it again", or kept
         return Drained(never_started, cut)
