@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from core.index import WHOSE
 from core.records import GateVerdict, LookResult, Product
 
 from .collage import collage, title_without_brand
@@ -119,11 +120,11 @@ def whose(result: LookResult) -> str:
     """Whose products a look shows, chosen by the photo ("Women's picks · /gender to change") or
     by the shopper ("Men's picks, as you chose · /gender to change")."""
     unsure = (result.wearer or {}).get("gender") == "unsure"
-    name = {"women": "Women's", "men": "Men's", "kids": "Kids'",
-            "any": "Men's, women's and unisex"}.get(result.gender, "All")
+    words = WHOSE.get(result.gender, "all")
+    name = words[0].upper() + words[1:]
     if result.gender_source == "you":
         return f"{name} picks, as you chose · /gender to change"
-    return (f"Not sure whose: unisex or {name.lower()} picks · /gender to choose" if unsure
+    return (f"Not sure whose: unisex or {words} picks · /gender to choose" if unsure
             else f"{name} picks · /gender to change")
 
 
@@ -136,7 +137,7 @@ def gender_set(choice: str) -> str:
 def nothing_found(category: str, budget: Optional[int], more: bool, gender: str = "any") -> str:
     """No (more) products for an article, naming the filters that may be why."""
     what = label(category).lower()
-    whose = {"women": "women's ", "men": "men's ", "kids": "kids' "}.get(gender, "")
+    whose = f"{WHOSE[gender]} " if gender in WHOSE and gender != "any" else ""
     if more:
         return f"No more {whose}{what} products like this one."
     limit = f" under ₹{budget:,}" if budget is not None else ""

@@ -40,6 +40,11 @@ GENDER_ALIASES: dict[str, str] = {
     "child": "kids"}
 
 
+# Whose products a gender scope shows, in words, for the bot's cards and the CLI's text.
+WHOSE: dict[str, str] = {"women": "women's", "men": "men's", "kids": "kids'",
+                         "any": "men's, women's and unisex"}
+
+
 def normalise_gender(gender: Optional[str]) -> str:
     g = (gender or "").strip().lower() or "any"
     g = GENDER_ALIASES.get(g, g)

@@ -68,11 +68,10 @@ def echo_json(obj: Any, indent: Optional[int] = None) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False, indent=indent, default=str))
 
 
-WHOSE = {"women": "women's", "men": "men's", "kids": "kids'", "any": "men's, women's and unisex"}
-
-
 def whose_text(result) -> str:
     """Whose products a look shows and who chose: "women's (the wearer's, from the photo)"."""
+    from core.index import WHOSE
+
     name = WHOSE.get(result.gender, result.gender)
     if result.gender_source == "you":
         return f"{name} (as chosen with --gender)"
