@@ -62,11 +62,13 @@ def look_from_wire(wire: dict[str, Any]) -> LookResult:
     return result
 
 
-def _expired(response) -> bool:
+def _expired(response) -> Optional[str]:
+    """The error of a 409 that says the vector's results expired (the service's models changed)."""
     try:
-        return bool(response.json().get("expired"))
+        wire = response.json()
     except ValueError:
-        return False
+        return None
+    return wire.get("error", "expired") if isinstance(wire, dict) and wire.get("expired") else None
 
 
 class RemoteEngine:
@@ -86,9 +88,10 @@ class RemoteEngine:
             response = self.client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise EngineUnavailable(f"engine service {self.url} unreachable: {exc}") from exc
-        if response.status_code == 409 and _expired(response):
+        expired = _expired(response) if response.status_code == 409 else None
+        if expired is not None:
             self._embedding = None  # the service's models changed: ask again
-            raise IndexMismatch(f"engine service {self.url}: {response.json()['error']}")
+            raise IndexMismatch(f"engine service {self.url}: {expired}")
         if response.status_code != 200:
             raise EngineUnavailable(f"engine service {self.url}{path} answered "
                                     f"{response.status_code}: {response.text[:200]}")

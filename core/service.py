@@ -92,8 +92,8 @@ class LookService:
                     raise BadRequest("the body must be a JSON object")
                 sent = body.get("embedding")
                 if sent and sent != self.engine.embedding_version:
-                    return error(409, f"the vector is of embedding {sent}, this service embeds "
-                                      f"with {self.engine.embedding_version}", expired=True)
+                    raise IndexMismatch(f"the vector is of embedding {sent}, this service "
+                                        f"embeds with {self.engine.embedding_version}")
                 index = self.engine.index
                 products = await self._run(
                     self.engine.search, search_vector(body, index.dim if index else None),
@@ -104,7 +104,7 @@ class LookService:
                 await self._run(self.engine.reload_if_changed)
                 return _json(self.engine.stats())
             return PlainTextResponse("ok")
-        except IndexMismatch as exc:  # a vector of an embedding this index was not built with
+        except IndexMismatch as exc:  # a vector of another embedding than this service's
             return error(409, str(exc), expired=True)
         except json.JSONDecodeError:
             return error(400, "the body must be JSON")
