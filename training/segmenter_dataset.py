@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from core.records import CATEGORIES
-from training.ccp_dataset import DRESS_LABELS, WAIST_FRACTION, LabelledPhoto, write_yolo_tree
+from training.ccp_dataset import (DRESS_LABELS, WAIST_FRACTION, LabelledPhoto, person_span,
+                                   read_shots, write_yolo_tree)
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +92,12 @@ def write_seg_dataset(photos: dict[str, LabelledPhoto], split: dict[str, Any], c
     """YOLO segmentation dataset (normalised polygons) under `work_dir`; returns data.yaml."""
     ccp_dir = Path(ccp_dir)
     label_cats = label_categories(ccp_dir)
-    shots = {r["image"]: r for r in csv.DictReader(open(ccp_dir / "shot_heuristic.csv"))}
+    shots = read_shots(ccp_dir)
 
     def polygon_lines(name: str) -> list[str]:
-        s = shots[name]
-        top, bottom = float(s["person_top"]), float(s["person_bottom"])
-        masks = category_masks(read_mask(ccp_dir, name), label_cats, top + WAIST_FRACTION * (bottom - top))
+        mask = read_mask(ccp_dir, name)
+        top, bottom = person_span(shots.get(name), mask)
+        masks = category_masks(mask, label_cats, top + WAIST_FRACTION * (bottom - top))
         lines = []
         for cat, inst in instance_masks(photos[name], masks):
             poly = mask_polygon(inst)
